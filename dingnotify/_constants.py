@@ -1,0 +1,47 @@
+"""Defaults and DingTalk limits, in one place so every module agrees on them."""
+
+from __future__ import annotations
+
+DEFAULT_BASE_URL = "https://oapi.dingtalk.com"
+DEFAULT_TOP_URL = "https://eco.taobao.com/router/rest"
+
+# asyncsend_v2 limits (seed 001, api-notes §4).
+MAX_USERIDS_PER_CALL = 100
+MAX_DEPT_IDS_PER_CALL = 20
+MAX_MSG_BYTES = 2048
+
+# Connection pool and timeouts.
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_MAX_CONNECTIONS = 100
+DEFAULT_KEEPALIVE_TIMEOUT = 30.0
+DEFAULT_DNS_CACHE_TTL = 300
+
+# Retries (RetryPolicy defaults).
+DEFAULT_MAX_ATTEMPTS = 4
+DEFAULT_BASE_DELAY = 0.5
+DEFAULT_MAX_DELAY = 8.0
+
+# Tokens: DingTalk issues 7200 s tokens; refresh a margin early so no call races expiry.
+TOKEN_FALLBACK_TTL = 7200.0
+TOKEN_REFRESH_MARGIN = 300.0
+
+# Broadcast defaults.
+DEFAULT_CONCURRENCY = 16
+DEFAULT_POLL_INTERVAL = 1.0
+
+# oapi paths.
+PATH_GETTOKEN = "/gettoken"
+PATH_GET_BY_MOBILE = "/user/get_by_mobile"
+PATH_GET_BY_MOBILE_V2 = "/topapi/v2/user/getbymobile"
+PATH_ASYNCSEND = "/topapi/message/corpconversation/asyncsend_v2"
+PATH_PROGRESS = "/topapi/message/corpconversation/getsendprogress"
+PATH_RESULT = "/topapi/message/corpconversation/getsendresult"
+PATH_RECALL = "/topapi/message/corpconversation/recall"
+PATH_STATUS_BAR = "/topapi/message/corpconversation/status_bar/update"
+PATH_MEDIA_UPLOAD = "/media/upload"
+PATH_CROSSDOMAIN = "/topapi/dingtalk/impaas/message/crossdomain/send"
+
+MEDIA_TYPES = frozenset({"image", "voice", "video", "file"})
+
+JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded;charset=UTF-8"

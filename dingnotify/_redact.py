@@ -1,0 +1,37 @@
+"""Secret redaction for anything that may reach a log line, repr or exception message."""
+
+from __future__ import annotations
+
+import re
+
+_SECRET_PARAMS = re.compile(
+    r"(?i)\b(access_token|appsecret|app_secret|corpsecret|secret|sign|session)=([^&#\s'\"]*)"
+)
+
+
+def redact(text: str) -> str:
+    """Mask the values of secret-bearing query parameters in a URL or message."""
+    return _SECRET_PARAMS.sub(r"\1=***", text)
+
+
+class Secret:
+    """A string that never shows itself in ``repr``/``str`` (tracebacks, debuggers, logs)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)

@@ -1,0 +1,83 @@
+"""asyncsend_v2 request bodies: recipient checks, and a template that splices recipients in.
+
+The message is encoded once per template; each batch only adds its recipient lists, which is
+what keeps a 10,000-call broadcast cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import msgspec
+
+from ._constants import MAX_DEPT_IDS_PER_CALL, MAX_USERIDS_PER_CALL
+from ._errors import ValidationError
+from .messages import Message, encode_msg
+
+MAX_USERID_LENGTH = 64
+_encode = msgspec.json.Encoder().encode
+
+
+def check_userid(userid: object) -> str:
+    """A userid that can travel in DingTalk's comma-separated ``userid_list``."""
+    if not isinstance(userid, str):
+        raise ValidationError(f"userids must be strings, got {type(userid).__name__}")
+    if not userid.strip() or "," in userid or len(userid) > MAX_USERID_LENGTH:
+        raise ValidationError(
+            f"invalid userid {userid[:80]!r}: must be 1-{MAX_USERID_LENGTH} chars without commas"
+        )
+    return userid
+
+
+def check_dept_id(dept_id: object) -> int:
+    """A positive department id (ints, or strings of digits)."""
+    if isinstance(dept_id, str) and dept_id.strip().isdigit():
+        dept_id = int(dept_id)
+    if isinstance(dept_id, bool) or not isinstance(dept_id, int) or dept_id <= 0:
+        raise ValidationError(f"dept ids must be positive integers, got {dept_id!r}")
+    return dept_id
+
+
+def check_agent_id(agent_id: object) -> int:
+    if isinstance(agent_id, bool) or not isinstance(agent_id, int) or agent_id <= 0:
+        raise ValidationError(
+            "agent_id is required (a positive int): pass it to DingTalkClient or to the call"
+        )
+    return agent_id
+
+
+def unique_userids(userids: Iterable[object]) -> list[str]:
+    return list(dict.fromkeys(check_userid(u) for u in userids))
+
+
+def unique_dept_ids(dept_ids: Iterable[object]) -> list[int]:
+    return list(dict.fromkeys(check_dept_id(d) for d in dept_ids))
+
+
+class SendBody:
+    """The encoded ``msg`` plus fixed fields; ``render`` adds one batch's recipients."""
+
+    __slots__ = ("_head", "to_all_user")
+
+    def __init__(self, message: Message, agent_id: int, *, to_all_user: bool = False) -> None:
+        self.to_all_user = to_all_user
+        head = b'{"agent_id":%d,"msg":%s' % (check_agent_id(agent_id), encode_msg(message))
+        if to_all_user:
+            head += b',"to_all_user":true'
+        self._head = head
+
+    def render(self, userids: Sequence[str], dept_ids: Sequence[int]) -> bytes:
+        """The body for one call; callers pass checked, de-duplicated ids within the limits."""
+        if len(userids) > MAX_USERIDS_PER_CALL or len(dept_ids) > MAX_DEPT_IDS_PER_CALL:
+            raise ValidationError(
+                f"one call takes at most {MAX_USERIDS_PER_CALL} userids and "
+                f"{MAX_DEPT_IDS_PER_CALL} dept ids (got {len(userids)} and {len(dept_ids)})"
+            )
+        if not (userids or dept_ids or self.to_all_user):
+            raise ValidationError("no recipients: give userids, dept_ids or to_all_user=True")
+        body = self._head
+        if userids:
+            body += b',"userid_list":' + _encode(",".join(userids))
+        if dept_ids:
+            body += b',"dept_id_list":"' + ",".join(map(str, dept_ids)).encode() + b'"'
+        return body + b"}"

@@ -1,0 +1,111 @@
+"""Access-token cache with single-flight refresh; the only place that knows how tokens expire."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol, runtime_checkable
+
+import anyio
+
+from ._constants import TOKEN_FALLBACK_TTL, TOKEN_REFRESH_MARGIN
+
+Clock = Callable[[], float]
+FetchToken = Callable[[], Awaitable[tuple[str, float]]]
+
+
+@runtime_checkable
+class TokenStore(Protocol):
+    """Where tokens live; plug in a shared store (Redis, ...) to share one across processes."""
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def set(self, key: str, value: str, ttl: float) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+
+class MemoryTokenStore:
+    """The default store: a dict with expiry, on the refresher's clock."""
+
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self._clock = clock
+        self._items: dict[str, tuple[str, float]] = {}
+
+    async def get(self, key: str) -> str | None:
+        item = self._items.get(key)
+        if item is None or item[1] <= self._clock():
+            return None
+        return item[0]
+
+    async def set(self, key: str, value: str, ttl: float) -> None:
+        self._items[key] = (value, self._clock() + ttl)
+
+    async def delete(self, key: str) -> None:
+        self._items.pop(key, None)
+
+    def __repr__(self) -> str:
+        return f"MemoryTokenStore(keys={len(self._items)})"
+
+
+class TokenRefresher:
+    """Hands out a valid token; any number of racing callers cause one fetch.
+
+    The hot path is a local check with no await. Refreshes happen ``margin`` seconds before
+    DingTalk's expiry, under a lock, and every caller re-checks after taking the lock.
+    """
+
+    def __init__(
+        self,
+        fetch: FetchToken,
+        *,
+        key: str,
+        store: TokenStore | None = None,
+        margin: float = TOKEN_REFRESH_MARGIN,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._fetch = fetch
+        self._key = key
+        self._clock = clock
+        self._store: TokenStore = store if store is not None else MemoryTokenStore(clock)
+        self._margin = margin
+        self._lock = anyio.Lock()
+        self._token: str | None = None
+        self._valid_until = 0.0
+        self.refreshes = 0
+
+    async def get(self) -> str:
+        """A token valid for at least the refresh margin."""
+        token = self._token
+        if token is not None and self._clock() < self._valid_until:
+            return token
+        async with self._lock:
+            token = self._token
+            if token is not None and self._clock() < self._valid_until:
+                return token
+            return await self._load()
+
+    async def invalidate(self, stale: str) -> None:
+        """Forget ``stale`` (rejected by DingTalk) unless a racing caller already replaced it."""
+        async with self._lock:
+            if self._token == stale:
+                self._token = None
+                self._valid_until = 0.0
+                await self._store.delete(self._key)
+
+    async def _load(self) -> str:
+        stored = await self._store.get(self._key)
+        if stored is not None:
+            # A shared store does not tell us the TTL left: trust it for one margin.
+            self._token, self._valid_until = stored, self._clock() + self._margin
+            return stored
+        token, expires_in = await self._fetch()
+        lifetime = expires_in if expires_in > 0 else TOKEN_FALLBACK_TTL
+        ttl = max(lifetime - self._margin, lifetime / 2)
+        self.refreshes += 1
+        await self._store.set(self._key, token, ttl)
+        self._token, self._valid_until = token, self._clock() + ttl
+        return token
+
+    def __repr__(self) -> str:
+        return f"TokenRefresher(key={self._key!r}, cached={self._token is not None})"

@@ -1,0 +1,83 @@
+"""Typed results of the work-notification API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+
+class SendProgress(msgspec.Struct, frozen=True, kw_only=True):
+    """``getsendprogress``: status 0 = not started, 1 = processing, 2 = done."""
+
+    percent: int
+    status: int
+
+    @property
+    def done(self) -> bool:
+        return self.status == 2
+
+
+class ForbiddenRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """Why DingTalk's flow control dropped a recipient (``code``) and the limit hit (``count``)."""
+
+    userid: str
+    code: str
+    count: int = 0
+
+
+class SendResult(msgspec.Struct, frozen=True, kw_only=True):
+    """``getsendresult`` for one task, or several tasks merged (``SendResult.merge``)."""
+
+    invalid_userids: list[str] = msgspec.field(default_factory=list)
+    forbidden_userids: list[str] = msgspec.field(default_factory=list)
+    failed_userids: list[str] = msgspec.field(default_factory=list)
+    read_userids: list[str] = msgspec.field(default_factory=list)
+    unread_userids: list[str] = msgspec.field(default_factory=list)
+    invalid_dept_ids: list[int] = msgspec.field(default_factory=list)
+    forbidden: list[ForbiddenRecord] = msgspec.field(default_factory=list)
+
+    @classmethod
+    def merge(cls, results: Iterable[SendResult]) -> SendResult:
+        """Union of every list, first occurrence kept, no duplicates."""
+        items = list(results)
+
+        def union(name: str) -> list[Any]:
+            return list(dict.fromkeys(v for r in items for v in getattr(r, name)))
+
+        return cls(
+            invalid_userids=union("invalid_userids"),
+            forbidden_userids=union("forbidden_userids"),
+            failed_userids=union("failed_userids"),
+            read_userids=union("read_userids"),
+            unread_userids=union("unread_userids"),
+            invalid_dept_ids=union("invalid_dept_ids"),
+            forbidden=union("forbidden"),
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Sizes of every list, for summaries."""
+        return {
+            "invalid": len(self.invalid_userids),
+            "forbidden": len(self.forbidden_userids),
+            "failed": len(self.failed_userids),
+            "read": len(self.read_userids),
+            "unread": len(self.unread_userids),
+            "invalid_depts": len(self.invalid_dept_ids),
+        }
+
+
+class MediaUpload(msgspec.Struct, frozen=True, kw_only=True):
+    """``media/upload``: the id to reference in messages, and when it was created (epoch ms)."""
+
+    media_id: str
+    type: str
+    created_at: int | None = None
+
+
+class MobileLookup(msgspec.Struct, frozen=True, kw_only=True):
+    """``topapi/v2/user/getbymobile``."""
+
+    userid: str
+    exclusive_account_userids: list[str] = msgspec.field(default_factory=list)

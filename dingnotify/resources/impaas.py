@@ -1,0 +1,24 @@
+"""IM PaaS: cross-domain message send."""
+
+from __future__ import annotations
+
+from .._constants import PATH_CROSSDOMAIN
+from .._oapi import OapiCaller
+from .._wire import Envelope
+from ..crossdomain import CrossDomainMessage, encode_crossdomain
+
+
+class Impaas:
+    """``client.impaas``."""
+
+    def __init__(self, api: OapiCaller) -> None:
+        self._api = api
+
+    async def send_crossdomain(
+        self, message: CrossDomainMessage, *, timeout: float | None = None
+    ) -> str | None:
+        """Send a cross-domain IM message; returns DingTalk's ``request_id`` when given."""
+        envelope = await self._api.call(
+            "POST", PATH_CROSSDOMAIN, Envelope, body=encode_crossdomain(message), timeout=timeout
+        )
+        return envelope.request_id
