@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 
 import msgspec
 
 from .._constants import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_POLL_INTERVAL,
     PATH_ASYNCSEND,
     PATH_PROGRESS,
     PATH_RECALL,
@@ -15,11 +17,13 @@ from .._constants import (
 )
 from .._errors import ResponseDecodeError, ValidationError
 from .._oapi import OapiCaller
+from .._polling import recall_tasks, wait_for_tasks
 from .._retry import RetryPolicy
 from .._sendbody import SendBody, check_agent_id, unique_dept_ids, unique_userids
 from .._transport import RetryHook
 from .._wire import Envelope, ProgressResponse, RawSendResult, ResultResponse, SendResponse
 from .._wire import split_list as _split
+from ..broadcast import BroadcastEvent, BroadcastReport, run_broadcast
 from ..messages import Message
 from ..models import ForbiddenRecord, SendProgress, SendResult
 
@@ -154,3 +158,90 @@ class WorkNotice:
             payload["status_bg"] = status_bg
         await self._api.call("POST", PATH_STATUS_BAR, Envelope, body=_encode(payload),
                              timeout=timeout)
+
+    async def broadcast(
+        self,
+        message: Message,
+        *,
+        userids: Iterable[str] | AsyncIterable[str] = (),
+        dept_ids: Iterable[int] = (),
+        to_all_user: bool = False,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        rate: float | None = None,
+        timeout: float | None = None,
+        agent_id: int | None = None,
+        retry: RetryPolicy | None = None,
+        on_event: Callable[[BroadcastEvent], None] | None = None,
+        report: BroadcastReport | None = None,
+        acknowledged: Mapping[int, int] | None = None,
+    ) -> BroadcastReport:
+        """Notify any number of people: batches of 100 userids and 20 dept ids.
+
+        Recipients are de-duplicated in order; ``userids`` may be a generator or async
+        iterator of any length. At most ``concurrency`` calls are in flight and, with
+        ``rate``, at most that many per second. Every batch ends acknowledged (its
+        ``task_id`` in ``report.task_ids``) or in ``report.failed`` with its error.
+        A list of userids is fully checked before anything is sent; a stream's invalid
+        entries are skipped and listed in ``report.rejected``.
+        """
+        body = SendBody(message, self._agent(agent_id), to_all_user=bool(to_all_user))
+        policy = retry if retry is not None else self._api.transport.retry
+        once = RetryPolicy.none()
+
+        async def send(userids: Sequence[bytes], dept_ids: Sequence[int]) -> int:
+            return await self.send_body(body.render_raw(userids, dept_ids), retry=once)
+
+        if to_all_user:
+            if (isinstance(userids, Sequence) and userids) or list(dept_ids):
+                raise ValidationError("to_all_user sends to everyone: give no userids/dept_ids")
+            return await run_broadcast(
+                send, (), (), concurrency=1, rate=rate, retry=policy, timeout=timeout,
+                on_event=on_event, report=report, acknowledged=acknowledged, allow_empty=True,
+            )
+        return await run_broadcast(
+            send, userids, dept_ids, concurrency=concurrency, rate=rate, retry=policy,
+            timeout=timeout, on_event=on_event, report=report, acknowledged=acknowledged,
+        )
+
+    async def wait(
+        self,
+        task_ids: Iterable[int],
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        agent_id: int | None = None,
+    ) -> SendResult:
+        """Wait until DingTalk has processed every task, then merge their send results.
+
+        Raises ``DeliveryTimeoutError`` (a ``TimeoutError``) listing unfinished tasks.
+        """
+        agent = self._agent(agent_id)
+        ids = [_task_id(t) for t in task_ids]
+
+        async def progress(task_id: int) -> SendProgress:
+            return await self.get_progress(task_id, agent_id=agent)
+
+        async def result(task_id: int) -> SendResult:
+            return await self.get_result(task_id, agent_id=agent)
+
+        return await wait_for_tasks(
+            ids, progress, result, poll_interval=poll_interval, timeout=timeout,
+            concurrency=concurrency,
+        )
+
+    async def recall_all(
+        self,
+        task_ids: Iterable[int],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        agent_id: int | None = None,
+    ) -> dict[int, Exception]:
+        """Recall every task; returns ``{task_id: error}`` for those that could not be."""
+        agent = self._agent(agent_id)
+        ids = [_task_id(t) for t in task_ids]
+
+        async def recall(task_id: int) -> None:
+            await self.recall(task_id, agent_id=agent)
+
+        return await recall_tasks(ids, recall, concurrency=concurrency)
