@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import anyio
 
+from ._concurrency import for_each
 from ._errors import RequestTimeoutError, ValidationError
 from .models import SendProgress, SendResult
 
@@ -18,20 +19,6 @@ class DeliveryTimeoutError(RequestTimeoutError):
     def __init__(self, message: str, pending: list[int]) -> None:
         super().__init__(message)
         self.pending = pending
-
-
-async def _for_each(
-    items: list[int], concurrency: int, call: Callable[[int], Awaitable[None]]
-) -> None:
-    limiter = anyio.CapacityLimiter(concurrency)
-
-    async def one(item: int) -> None:
-        async with limiter:
-            await call(item)
-
-    async with anyio.create_task_group() as tg:
-        for item in items:
-            tg.start_soon(one, item)
 
 
 async def wait_for_tasks(
@@ -64,11 +51,11 @@ async def wait_for_tasks(
 
     with anyio.move_on_after(timeout if timeout is not None else float("inf")) as scope:
         while pending:
-            await _for_each(list(pending), concurrency, poll)
+            await for_each(list(pending), concurrency, poll)
             if pending:
                 await anyio.sleep(delay)
                 delay = min(max(delay * 1.5, 0.05), max(poll_interval, MAX_POLL_BACKOFF))
-        await _for_each(ordered, concurrency, fetch)
+        await for_each(ordered, concurrency, fetch)
     if scope.cancelled_caught:
         raise DeliveryTimeoutError(
             f"{len(pending)} of {len(ordered)} tasks not done after {timeout}s", list(pending)
@@ -88,5 +75,5 @@ async def recall_tasks(
         except Exception as exc:
             failures[task_id] = exc
 
-    await _for_each(list(dict.fromkeys(task_ids)), concurrency, one)
+    await for_each(list(dict.fromkeys(task_ids)), concurrency, one)
     return failures

@@ -17,6 +17,7 @@ from typing import Literal
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
+from ._concurrency import first_error
 from ._constants import MAX_DEPT_IDS_PER_CALL, MAX_USERIDS_PER_CALL
 from ._errors import RateLimitedError, RequestTimeoutError, ValidationError
 from ._pacing import AdaptivePacer
@@ -303,9 +304,12 @@ async def run_broadcast(
         if scope.cancelled_caught:
             report.timed_out = True
             _close_out(report, BroadcastTimeoutError(f"broadcast deadline of {timeout}s passed"))
-    except BaseException:
+    except BaseException as exc:
         report.cancelled = True
         _close_out(report, BroadcastCancelledError("broadcast cancelled"))
+        cause = first_error(exc)
+        if cause is not exc and isinstance(cause, Exception):
+            raise cause from None  # e.g. the userid iterator or an event hook failed
         raise
     finally:
         report.finished_at = time.monotonic()

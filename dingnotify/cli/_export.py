@@ -1,0 +1,52 @@
+"""Per-recipient status export (CSV or JSON, by the file's extension)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from ..broadcast import BroadcastReport
+from ..models import SendResult
+
+FIELDS = ("userid", "mobile", "status", "batch", "task_id", "error")
+
+
+def recipient_rows(
+    report: BroadcastReport,
+    result: SendResult | None,
+    mobiles: dict[str, str],
+    unknown_mobiles: list[str],
+) -> list[dict[str, object]]:
+    """One row per recipient: read/unread/invalid/forbidden/failed after --wait, else
+    acknowledged/failed per batch; unknown mobiles and rejected inputs too."""
+    status: dict[str, str] = {}
+    if result is not None:
+        for name, ids in (("unread", result.unread_userids), ("read", result.read_userids),
+                          ("failed", result.failed_userids),
+                          ("forbidden", result.forbidden_userids),
+                          ("invalid", result.invalid_userids)):
+            status.update(dict.fromkeys(ids, name))
+    rows: list[dict[str, object]] = []
+    for batch in report.batches:
+        error = "" if batch.error is None else f"{type(batch.error).__name__}: {batch.error}"
+        for userid in batch.userids:
+            state = "batch_failed" if batch.task_id is None else status.get(userid, "accepted")
+            rows.append({"userid": userid, "mobile": mobiles.get(userid, ""), "status": state,
+                         "batch": batch.index, "task_id": batch.task_id or "", "error": error})
+    rows.extend({"userid": "", "mobile": m, "status": "unknown_mobile", "batch": "",
+                 "task_id": "", "error": ""} for m in unknown_mobiles)
+    rows.extend({"userid": str(v), "mobile": "", "status": "rejected", "batch": "",
+                 "task_id": "", "error": why} for v, why in report.rejected)
+    return rows
+
+
+def export(path: str, rows: list[dict[str, object]]) -> None:
+    target = Path(path)
+    if target.suffix.lower() == ".json":
+        target.write_text(json.dumps(rows, ensure_ascii=False, indent=1), "utf-8")
+        return
+    with target.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
