@@ -27,6 +27,20 @@ def _require(owner: str, **fields: object) -> None:
             raise ValidationError(f"{owner}.{name} is required: a non-empty string")
 
 
+def _optional(owner: str, **fields: object) -> None:
+    for name, value in fields.items():
+        if value is not None and not isinstance(value, str):
+            raise ValidationError(f"{owner}.{name} must be a string when given")
+
+
+def _parts(owner: str, value: object, kind: type[_Part], *, many: bool = False) -> None:
+    if many and not isinstance(value, tuple | list):
+        raise ValidationError(f"{owner} must be a list of {kind.__name__}")
+    items = value if isinstance(value, tuple | list) and many else (value,)
+    if not all(isinstance(item, kind) for item in items):
+        raise ValidationError(f"{owner} must hold {kind.__name__} values")
+
+
 class _Message(_Part, frozen=True):
     msgtype: ClassVar[str]
 
@@ -119,15 +133,25 @@ class OAStatusBar(_Part, frozen=True):
     status_value: str | None = None
     status_bg: str | None = None
 
+    def __post_init__(self) -> None:
+        _optional("oa.status_bar", status_value=self.status_value, status_bg=self.status_bg)
+
 
 class OAFormItem(_Part, frozen=True):
     key: str
     value: str
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, str) or not isinstance(self.value, str):
+            raise ValidationError("oa.body.form items need string key and value")
+
 
 class OARich(_Part, frozen=True):
     num: str | None = None
     unit: str | None = None
+
+    def __post_init__(self) -> None:
+        _optional("oa.body.rich", num=self.num, unit=self.unit)
 
 
 class OABody(_Part, frozen=True):
@@ -138,6 +162,14 @@ class OABody(_Part, frozen=True):
     image: str | None = None
     file_count: str | None = None
     author: str | None = None
+
+    def __post_init__(self) -> None:
+        _optional("oa.body", title=self.title, content=self.content, image=self.image,
+                  file_count=self.file_count, author=self.author)
+        if self.form is not None:
+            _parts("oa.body.form", self.form, OAFormItem, many=True)
+        if self.rich is not None:
+            _parts("oa.body.rich", self.rich, OARich)
 
 
 class OA(_Message, frozen=True):
@@ -152,6 +184,11 @@ class OA(_Message, frozen=True):
 
     def __post_init__(self) -> None:
         _require("oa", message_url=self.message_url)
+        _optional("oa", pc_message_url=self.pc_message_url)
+        _parts("oa.head", self.head, OAHead)
+        _parts("oa.body", self.body, OABody)
+        if self.status_bar is not None:
+            _parts("oa.status_bar", self.status_bar, OAStatusBar)
 
 
 class ActionCardButton(_Part, frozen=True):
@@ -175,6 +212,9 @@ class ActionCard(_Message, frozen=True):
 
     def __post_init__(self) -> None:
         _require("action_card", title=self.title, markdown=self.markdown)
+        _optional("action_card", single_title=self.single_title, single_url=self.single_url)
+        if self.btn_json_list is not None:
+            _parts("action_card.btn_json_list", self.btn_json_list, ActionCardButton, many=True)
         single = self.single_title is not None or self.single_url is not None
         buttons = self.btn_json_list is not None or self.btn_orientation is not None
         if single == buttons:
@@ -196,21 +236,23 @@ MESSAGE_TYPES: dict[str, type[_Message]] = {
 }
 
 
+_PREFIXES = {
+    cls: b'{"msgtype":"%s","%s":' % (kind.encode(), kind.encode())
+    for kind, cls in MESSAGE_TYPES.items()
+}
+
+
 def encode_msg(message: Message) -> bytes:
     """The ``msg`` object as DingTalk expects it; raises if over 2048 bytes."""
-    if not isinstance(message, _Message):
+    prefix = _PREFIXES.get(type(message))
+    if prefix is None:
         raise ValidationError(f"not a dingnotify message: {type(message).__name__}")
-    kind = message.msgtype
-    inner = _encoder.encode(message)
-    try:
-        # Structs do not type-check on construction; a round trip does, once per message.
-        msgspec.json.decode(inner, type=type(message))
-    except msgspec.ValidationError as exc:
-        raise ValidationError(f"invalid {kind} message: {exc}") from None
-    encoded = b'{"msgtype":"%s","%s":%s}' % (kind.encode(), kind.encode(), inner)
+    # Every field was type-checked when the Struct was built (``__post_init__``).
+    encoded = prefix + _encoder.encode(message) + b"}"
     if len(encoded) > MAX_MSG_BYTES:
         raise MessageTooLargeError(
-            f"encoded {kind} msg is {len(encoded)} bytes; DingTalk accepts at most {MAX_MSG_BYTES}"
+            f"encoded {message.msgtype} msg is {len(encoded)} bytes; "
+            f"DingTalk accepts at most {MAX_MSG_BYTES}"
         )
     return encoded
 

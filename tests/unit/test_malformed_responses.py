@@ -61,7 +61,7 @@ async def test_huge_body_is_refused(mocked: aioresponses) -> None:
     mock_token(mocked)
     mocked.post(SEND_RE, body=b" " * (9 * 1024 * 1024) + b"{}")
     async with dingnotify.DingTalkClient(APP_KEY, APP_SECRET, agent_id=1, base_url=BASE) as c:
-        with pytest.raises(dingnotify.ResponseDecodeError, match="exceeds|too large"):
+        with pytest.raises(dingnotify.ResponseDecodeError, match=r"exceeds|too large"):
             await c.work_notice.send(Text(content="x"), userids=["u"])
 
 

@@ -149,12 +149,24 @@ def test_invalid_messages_raise_validation_error(build: object) -> None:
         build()  # type: ignore[operator]
 
 
-def test_wrong_field_types_are_caught_at_encode() -> None:
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: OABody(title=5),
+        lambda: OABody(form=[{"key": "k", "value": "v"}]),
+        lambda: OABody(form=(OAFormItem(key="k", value=3),)),
+        lambda: OABody(rich="15"),
+        lambda: OA(message_url="u", head={"bgcolor": "FFBBBBBB", "text": "x"}, body=OABody()),
+        lambda: OA(message_url="u", head=OAHead(bgcolor="FFBBBBBB", text="x"), body=None),
+        lambda: OAStatusBar(status_value=1),
+        lambda: ActionCard(title="t", markdown="m", btn_orientation="0",
+                           btn_json_list=({"title": "a", "action_url": "b"},)),
+        lambda: ActionCard(title="t", markdown="m", single_title=1, single_url="u"),
+    ],
+)
+def test_wrong_field_types_are_caught_on_construction(build: object) -> None:
     with pytest.raises(ValidationError):
-        encode_msg(OABody(title=5))  # type: ignore[arg-type]
-    with pytest.raises(ValidationError):
-        encode_msg(OA(message_url="u", head=OAHead(bgcolor="FFBBBBBB", text="x"),
-                      body=OABody(title=5)))  # type: ignore[arg-type]
+        build()  # type: ignore[operator]
 
 
 def test_2048_byte_limit_counts_utf8_bytes_of_the_whole_msg() -> None:

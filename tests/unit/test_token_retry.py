@@ -169,7 +169,7 @@ async def test_timeout_is_transport_and_builtin_timeout(
     client: dingnotify.DingTalkClient, mocked: aioresponses
 ) -> None:
     mock_token(mocked)
-    mocked.post(SEND_RE, exception=asyncio.TimeoutError(), repeat=True)
+    mocked.post(SEND_RE, exception=TimeoutError(), repeat=True)
     with pytest.raises(TimeoutError) as info:
         await client.work_notice.send(Text(content="x"), userids=["u"])
     assert isinstance(info.value, dingnotify.RequestTimeoutError)
