@@ -1,0 +1,84 @@
+"""The benchmark server: the emulator in lean mode, in its own process, pinned to a core."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+
+def cpu_pin(core: int) -> list[str]:
+    """``taskset -c CORE`` when available and the machine has more than one core."""
+    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        return ["taskset", "-c", str(core)]
+    return []
+
+
+@dataclass
+class ServerStats:
+    counts: dict[str, int]
+    throttled: dict[str, int]
+    cpu_seconds: float
+
+
+class LeanServer:
+    """``python -m dingnotify.testing --lean`` on 127.0.0.1, read back through its stats URL."""
+
+    def __init__(self, *, users: int, profile: str = "unlimited", core: int = 0) -> None:
+        self.users = users
+        self.profile = profile
+        self.core = core
+        self.url = ""
+        self._proc: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> LeanServer:
+        cmd = [*cpu_pin(self.core), sys.executable, "-m", "dingnotify.testing", "--lean",
+               "--port", "0", "--users", str(self.users), "--profile", self.profile]
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        assert self._proc.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = self._proc.stdout.readline()
+            if not line:
+                break
+            found = re.search(r"http://127\.0\.0\.1:\d+", line)
+            if found:
+                self.url = found.group(0)
+                return self
+        self.__exit__(None, None, None)
+        raise RuntimeError("emulator did not start")
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(10)
+            if self._proc.stdout is not None:
+                self._proc.stdout.close()
+
+    def _call(self, path: str, method: str = "GET") -> Any:
+        req = urllib.request.Request(self.url + path, method=method, data=b"" if method ==
+                                     "POST" else None)
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def reset(self) -> None:
+        self._call("/_emulator/reset", "POST")
+
+    def stats(self) -> ServerStats:
+        data = self._call("/_emulator/stats")
+        return ServerStats(counts=data["counts"], throttled=data["throttled"],
+                           cpu_seconds=float(data["cpu_seconds"]))
