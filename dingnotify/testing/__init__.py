@@ -1,0 +1,42 @@
+"""Offline DingTalk for tests and benchmarks: an aiohttp server speaking the real wire format.
+
+It is an independent reading of DingTalk's documentation and never imports the client, so a
+wire bug in the SDK cannot hide behind the same bug here::
+
+    async with Emulator(profile="realistic") as emu:
+        client = DingTalkClient(emu.app.app_key, emu.app.app_secret,
+                                agent_id=emu.app.agent_id, base_url=emu.url)
+
+``pytest_plugins = ["dingnotify.testing.plugin"]`` provides ``dingtalk_emulator`` and
+``dingtalk_client`` fixtures; ``python -m dingnotify.testing`` runs it as a process.
+"""
+
+from ._app import Emulator
+from ._clock import ManualClock, day_key
+from ._core import CrossdomainMessage, TopMessage
+from ._delivery import ForbiddenRecord, InboxMessage, Task
+from ._faults import Fault, FaultPlan
+from ._org import App, Dept, Org, User
+from ._ratelimit import RateLimits
+from ._recording import RecordedRequest
+from ._sign import top_sign
+
+__all__ = [
+    "App",
+    "CrossdomainMessage",
+    "Dept",
+    "Emulator",
+    "Fault",
+    "FaultPlan",
+    "ForbiddenRecord",
+    "InboxMessage",
+    "ManualClock",
+    "Org",
+    "RateLimits",
+    "RecordedRequest",
+    "Task",
+    "TopMessage",
+    "User",
+    "day_key",
+    "top_sign",
+]

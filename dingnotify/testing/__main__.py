@@ -1,0 +1,65 @@
+"""``python -m dingnotify.testing``: run the emulator as a separate process.
+
+Prints the URL and the synthetic credentials (test values, safe to show) then serves until
+Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._app import Emulator
+from ._org import Org
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m dingnotify.testing",
+                                     description="Offline DingTalk server emulator.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8787, help="0 picks a free port")
+    parser.add_argument("--users", type=int, default=200, help="synthetic users (u000001..)")
+    parser.add_argument("--depts", type=int, default=None, help="departments incl. the root")
+    parser.add_argument("--profile", choices=("realistic", "unlimited"), default="unlimited")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--progress-seconds", type=float, default=0.0)
+    parser.add_argument("--read-ratio", type=float, default=0.0)
+    parser.add_argument("--lean", action="store_true",
+                        help="benchmark mode: no request recording or inboxes")
+    return parser
+
+
+def describe(emu: Emulator) -> str:
+    app, top = emu.app, emu.top_app
+    return "\n".join([
+        f"DingTalk emulator listening on {emu.url}",
+        f"  oapi base_url : {emu.url}",
+        f"  TOP gateway   : {emu.top_url}",
+        f"  app_key       : {app.app_key}",
+        f"  app_secret    : {app.app_secret}   (synthetic test value)",
+        f"  agent_id      : {app.agent_id}",
+        f"  TOP app_key   : {top.app_key}  secret: {top.app_secret}",
+        f"  users         : {len(emu.org.users):,}  depts: {len(emu.org.depts):,}  "
+        f"profile: {emu.limits}",
+        "Press Ctrl-C to stop.",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    org = Org.synthetic(n_users=args.users, depts=args.depts, seed=args.seed)
+    emu = Emulator(org, profile=args.profile, seed=args.seed, lean=args.lean,
+                   progress_seconds=args.progress_seconds, read_ratio=args.read_ratio,
+                   host=args.host, port=args.port)
+    try:
+        emu.run_forever(on_ready=lambda e: print(describe(e), flush=True))
+    except KeyboardInterrupt:
+        pass
+    except OSError as error:
+        print(f"emulator: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
