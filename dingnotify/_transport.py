@@ -185,10 +185,13 @@ def _status_error(resp: aiohttp.ClientResponse, url: str) -> HTTPStatusError:
 
 async def _read_capped(resp: aiohttp.ClientResponse, url: str) -> bytes:
     """Read the body, refusing one larger than any DingTalk answer could be."""
-    if resp.content_length is not None and resp.content_length > MAX_RESPONSE_BYTES:
-        raise ResponseDecodeError(
-            f"{resp.method} {redact(url)} body of {resp.content_length} bytes is too large"
-        )
+    length = resp.content_length
+    if length is not None:
+        if length > MAX_RESPONSE_BYTES:
+            raise ResponseDecodeError(
+                f"{resp.method} {redact(url)} body of {length} bytes is too large"
+            )
+        return await resp.read()  # the common case: aiohttp's own fast path
     body = await resp.content.read(MAX_RESPONSE_BYTES + 1)
     while len(body) <= MAX_RESPONSE_BYTES and not resp.content.at_eof():
         chunk = await resp.content.read(MAX_RESPONSE_BYTES + 1 - len(body))

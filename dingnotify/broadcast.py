@@ -10,19 +10,27 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Literal
 
 import anyio
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from ._concurrency import first_error
 from ._constants import MAX_DEPT_IDS_PER_CALL, MAX_USERIDS_PER_CALL
 from ._errors import RateLimitedError, RequestTimeoutError, ValidationError
 from ._pacing import AdaptivePacer
 from ._retry import RetryPolicy
-from ._sendbody import check_userid, unique_dept_ids, valid_userid
+from ._sendbody import check_userid, encode_userids, unique_dept_ids, valid_userid
 
 logger = logging.getLogger("dingnotify.broadcast")
 
@@ -139,14 +147,26 @@ class _Batcher:
         self._index = 0
         self._allow_empty = allow_empty
 
-    def take(self, ids: list[object]) -> list[bytes]:
+    def take(self, ids: list[object], *, encoded: bool = False) -> list[bytes]:
+        """The ids of ``ids`` not seen before, in order; invalid ones are rejected.
+
+        ``encoded``: ``ids`` are already checked UTF-8 bytes (a validated list's ids).
+        """
+        raws: list[bytes] | None = ids if encoded else encode_userids(ids)  # type: ignore[assignment]
+        if raws is None:
+            raws = []
+            for u in ids:
+                if valid_userid(u):
+                    raws.append(u.encode())  # type: ignore[attr-defined]
+                else:
+                    self._report.rejected.append((u, "not a valid DingTalk userid"))
+                    self._on_reject(u)
+        fresh = set(raws)
+        if len(fresh) == len(raws) and self._seen.isdisjoint(fresh):
+            self._seen |= fresh  # the common case, all in C
+            return raws
         out: list[bytes] = []
-        for u in ids:
-            if not valid_userid(u):
-                self._report.rejected.append((u, "not a valid DingTalk userid"))
-                self._on_reject(u)
-                continue
-            raw = u.encode()  # type: ignore[attr-defined]
+        for raw in raws:
             if raw not in self._seen:
                 self._seen.add(raw)
                 out.append(raw)
@@ -167,33 +187,105 @@ class _Batcher:
         return self._index * MAX_DEPT_IDS_PER_CALL < len(self._depts)
 
 
-async def _read_batches(
-    userids: Iterable[str] | AsyncIterable[str], batcher: _Batcher
-) -> AsyncIterable[Batch]:
-    pending: list[bytes] = []
-    if isinstance(userids, AsyncIterable):
-        async for u in userids:
-            pending.extend(batcher.take([u]))
-            while len(pending) >= MAX_USERIDS_PER_CALL:
-                yield batcher.make(pending[:MAX_USERIDS_PER_CALL])
-                del pending[:MAX_USERIDS_PER_CALL]
-    else:
-        iterator = iter(userids)
+class _Encoded(list[bytes]):
+    """A list of userids already checked and encoded (the list-input fast path)."""
+
+
+def _encode_checked(userids: Sequence[object]) -> _Encoded:
+    """Every id as bytes, or a ValidationError naming the first bad one, before any send."""
+    out = _Encoded()
+    for start in range(0, len(userids), 1000):
+        chunk = userids[start : start + 1000]
+        raws = encode_userids(chunk)
+        if raws is None:
+            for u in chunk:
+                check_userid(u)
+            raise ValidationError("invalid userid")  # pragma: no cover - check_userid raised
+        out.extend(raws)
+    return out
+
+
+class _Source:
+    """Hands out batches in input order to any number of workers, without a queue.
+
+    A sync iterable is read inside ``next`` with no await in between, which the event loop
+    makes atomic; an async one is read under a lock. Only in-flight batches and the
+    report's compact records are ever held, however long the input.
+    """
+
+    def __init__(
+        self,
+        userids: Iterable[object] | AsyncIterable[object],
+        batcher: _Batcher,
+        report: BroadcastReport,
+        acknowledged: Mapping[int, int],
+        emit: Callable[..., None],
+    ) -> None:
+        self._async = userids if isinstance(userids, AsyncIterable) else None
+        self._sync = None if isinstance(userids, AsyncIterable) else iter(userids)
+        self._encoded = isinstance(userids, _Encoded)
+        self._aiter: AsyncIterator[object] | None = None
+        self._batcher = batcher
+        self._report = report
+        self._done = acknowledged
+        self._emit = emit
+        self._pending: list[bytes] = []
+        self._lock = anyio.Lock()
+        self.exhausted = False
+
+    async def next(self) -> Batch | None:
+        """The next batch to send (acknowledged ones from a resumed run are recorded and
+        skipped), or None when the input is used up."""
         while True:
+            if self._async is None:
+                batch = self._form_sync()
+            else:
+                async with self._lock:
+                    batch = await self._form_async()
+            if batch is None:
+                return None
+            self._report.batches.append(batch)
+            task_id = self._done.get(batch.index)
+            if task_id is None:
+                return batch
+            batch.task_id = task_id
+            self._emit("skipped", batch)
+
+    def _ready(self) -> Batch | None:
+        pending, batcher = self._pending, self._batcher
+        if len(pending) >= MAX_USERIDS_PER_CALL or (
+            self.exhausted and (pending or batcher.more_needed())
+        ):
+            batch = batcher.make(pending[:MAX_USERIDS_PER_CALL])
+            del pending[:MAX_USERIDS_PER_CALL]
+            return batch
+        return None
+
+    def _form_sync(self) -> Batch | None:
+        assert self._sync is not None
+        while (batch := self._ready()) is None and not self.exhausted:
+            chunk = list(islice(self._sync, MAX_USERIDS_PER_CALL))
+            if chunk:
+                self._pending.extend(self._batcher.take(chunk, encoded=self._encoded))
+            else:
+                self.exhausted = True
+        return batch
+
+    async def _form_async(self) -> Batch | None:
+        assert self._async is not None
+        if self._aiter is None:
+            self._aiter = aiter(self._async)
+        while (batch := self._ready()) is None and not self.exhausted:
             chunk: list[object] = []
-            for u in iterator:
+            async for u in self._aiter:
                 chunk.append(u)
                 if len(chunk) == MAX_USERIDS_PER_CALL:
                     break
-            if not chunk:
-                break
-            pending.extend(batcher.take(chunk))
-            while len(pending) >= MAX_USERIDS_PER_CALL:
-                yield batcher.make(pending[:MAX_USERIDS_PER_CALL])
-                del pending[:MAX_USERIDS_PER_CALL]
-    while pending or batcher.more_needed():
-        yield batcher.make(pending[:MAX_USERIDS_PER_CALL])
-        del pending[:MAX_USERIDS_PER_CALL]
+            if chunk:
+                self._pending.extend(self._batcher.take(chunk))
+            else:
+                self.exhausted = True
+        return batch
 
 
 @dataclass
@@ -235,10 +327,9 @@ class _Run:
             self.emit("sent", batch)
             return
 
-    async def worker(self, receive: ObjectReceiveStream[Batch]) -> None:
-        async with receive:
-            async for batch in receive:
-                await self.deliver(batch)
+    async def worker(self, source: _Source) -> None:
+        while (batch := await source.next()) is not None:
+            await self.deliver(batch)
 
 
 async def run_broadcast(
@@ -269,38 +360,23 @@ async def run_broadcast(
     if isinstance(userids, str | bytes):
         raise ValidationError("userids must be an iterable of userids, not one string")
     if isinstance(userids, Sequence):
-        for u in userids:
-            check_userid(u)
+        userids = _encode_checked(userids)  # type: ignore[assignment]
         if not userids and not depts and not allow_empty:
             raise ValidationError("no recipients: give userids or dept_ids")
     report = report if report is not None else BroadcastReport()
     report.started_at = time.monotonic()
     run = _Run(send, report, retry, AdaptivePacer(rate), on_event)
-    done = acknowledged or {}
     batcher = _Batcher(
         depts, report, lambda value: run.emit("rejected", None, value=value),
         allow_empty=allow_empty,
     )
-    send_stream, receive_stream = anyio.create_memory_object_stream[Batch](concurrency)
-
-    async def produce(stream: ObjectSendStream[Batch]) -> None:
-        async with stream:
-            async for batch in _read_batches(userids, batcher):
-                report.batches.append(batch)
-                if batch.index in done:
-                    batch.task_id = done[batch.index]
-                    run.emit("skipped", batch)
-                else:
-                    await stream.send(batch)
-        report.complete = True
-
+    source = _Source(userids, batcher, report, acknowledged or {}, run.emit)
     try:
         with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(produce, send_stream)
                 for _ in range(concurrency):
-                    tg.start_soon(run.worker, receive_stream.clone())
-                receive_stream.close()
+                    tg.start_soon(run.worker, source)
+            report.complete = source.exhausted
         if scope.cancelled_caught:
             report.timed_out = True
             _close_out(report, BroadcastTimeoutError(f"broadcast deadline of {timeout}s passed"))

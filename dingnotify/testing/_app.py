@@ -40,7 +40,8 @@ class Emulator:
 
     Use ``async with Emulator() as emu:`` and point a client at ``emu.url``; inspect
     ``emu.requests``, ``emu.inboxes``, ``emu.tasks`` afterwards. ``lean=True`` keeps the wire
-    format and validation but skips request recording, inboxes and same-content de-dup.
+    format and validation but skips request recording, inboxes and the per-user delivery
+    limits (same-content de-dup, 500 a day), so a client benchmark is not server-bound.
     """
 
     def __init__(

@@ -7,7 +7,6 @@ Encoders are built once; handlers hand back plain dicts and this module turns th
 from __future__ import annotations
 
 import random
-import string
 from typing import Any
 
 import msgspec
@@ -18,7 +17,6 @@ PAYLOAD_KEY = "dingemu_payload"
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder()
-_ALNUM = string.ascii_lowercase + string.digits
 
 MSG_TOKEN = "不合法的access_token"
 MSG_MISSING = "缺少参数"
@@ -57,7 +55,8 @@ class RequestIds:
         self._rng = random.Random(f"request-id:{seed}")
 
     def next(self) -> str:
-        return "".join(self._rng.choices(_ALNUM, k=13))
+        # 13 lowercase hex digits: alphanumeric like DingTalk's ids, one RNG call (hot path).
+        return f"{self._rng.getrandbits(52):013x}"
 
 
 def json_response(payload: dict[str, Any], status: int = 200) -> web.Response:
