@@ -11,16 +11,19 @@ import anyio
 DINGTALK_API_QPS = 40.0
 # Spacing is measured between actual releases; this headroom absorbs network jitter so a
 # server counting arrivals in one-second windows never sees one call too many.
-HEADROOM = 0.98
+HEADROOM = 0.99
 MIN_RATE = 1.0
+# One 90018 burst hits every call in flight; only the first answer of a window counts.
+THROTTLE_WINDOW = 1.0
 
 
 class AdaptivePacer:
     """Spaces calls at least ``1/rate`` apart; slows down when DingTalk says 90018.
 
     ``rate=None`` means no pacing until the first rate-limit answer, after which pacing
-    starts a little under DingTalk's documented 40 QPS. Each rate-limit answer cuts the
-    rate by a third; each success wins back 1 % up to the ceiling.
+    starts a little under DingTalk's documented 40 QPS. Additive increase, multiplicative
+    decrease: a rate-limit answer cuts the rate by a quarter (at most once a second, since a
+    burst rejects every call in flight at once); each success wins back 1 % of the ceiling.
     """
 
     def __init__(self, rate: float | None, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -30,6 +33,7 @@ class AdaptivePacer:
         self._rate = self._ceiling
         self._clock = clock
         self._next = 0.0
+        self._last_throttle = -THROTTLE_WINDOW
         self._lock = anyio.Lock()
 
     @property
@@ -51,16 +55,19 @@ class AdaptivePacer:
             self._next = now + 1.0 / rate
 
     def throttled(self) -> None:
-        """DingTalk answered 90018/90006: slow down."""
+        """DingTalk answered 90018/90006: slow down, and let the current window drain."""
+        now = self._clock()
+        if now - self._last_throttle < THROTTLE_WINDOW:
+            return
+        self._last_throttle = now
         if self._rate is None:
             self._ceiling = DINGTALK_API_QPS * HEADROOM
             self._rate = self._ceiling * 0.9
         else:
-            self._rate = max(MIN_RATE, self._rate * 2 / 3)
-        # Let the current window drain before the next call.
-        self._next = max(self._next, self._clock() + 1.0)
+            self._rate = max(MIN_RATE, self._rate * 0.75)
+        self._next = max(self._next, now + THROTTLE_WINDOW)
 
     def succeeded(self) -> None:
-        """A call went through: creep back toward the ceiling."""
+        """A call went through: win back a little of the ceiling."""
         if self._rate is not None and self._ceiling is not None and self._rate < self._ceiling:
-            self._rate = min(self._ceiling, self._rate * 1.01)
+            self._rate = min(self._ceiling, self._rate + self._ceiling / 100)
