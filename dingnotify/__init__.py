@@ -48,6 +48,7 @@ from .messages import (
     message_from_dict,
 )
 from .models import ForbiddenRecord, MediaUpload, MobileLookup, SendProgress, SendResult
+from .top import ContentType, LippiResult, LyDingOpenPara, LyOpenMessage, TopClient
 
 __version__ = "0.1.0"
 
@@ -56,6 +57,7 @@ __all__ = [
     "ActionCard",
     "ActionCardButton",
     "ConnectionFailedError",
+    "ContentType",
     "CredentialsError",
     "CrossDomainMessage",
     "DingNotifyError",
@@ -67,6 +69,9 @@ __all__ = [
     "Image",
     "InvalidArgumentError",
     "Link",
+    "LippiResult",
+    "LyDingOpenPara",
+    "LyOpenMessage",
     "Markdown",
     "MediaUpload",
     "MemoryTokenStore",
@@ -93,6 +98,7 @@ __all__ = [
     "TokenError",
     "TokenStore",
     "TopBusinessError",
+    "TopClient",
     "TopError",
     "TransportError",
     "ValidationError",

@@ -1,0 +1,166 @@
+"""``TopClient``: signed calls to the Taobao Open Platform router.
+
+System parameters travel in the query, business parameters in a form-encoded body, as the
+official SDKs send them. Every attempt is signed afresh (new timestamp), through the same
+``Transport`` (pooling, retries, redaction) as ``DingTalkClient``.
+"""
+
+from __future__ import annotations
+
+import re
+import ssl as ssl_module
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import msgspec
+
+from .._constants import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT,
+    DEFAULT_TOP_URL,
+    FORM_CONTENT_TYPE,
+)
+from .._errors import ResponseDecodeError, TopError, ValidationError
+from .._redact import Secret
+from .._retry import RetryPolicy
+from .._transport import Transport
+from ._lyservice import LyService
+from ._params import business_params
+from ._signing import SIGN_METHODS, sign
+
+GMT8 = timezone(timedelta(hours=8))
+FORM_HEADERS = {"Content-Type": FORM_CONTENT_TYPE}
+_METHOD = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)+")
+
+
+def top_timestamp(epoch: float) -> str:
+    """``yyyy-MM-dd HH:mm:ss`` in GMT+8, whatever the local time zone."""
+    return datetime.fromtimestamp(epoch, GMT8).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_response(raw: bytes, method: str, *, simplify: bool) -> dict[str, Any]:
+    """The ``<method>_response`` body, or a ``TopError`` for an ``error_response``."""
+    try:
+        data = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        snippet = raw[:80].decode("utf-8", "replace")
+        raise ResponseDecodeError(f"{method}: undecodable response: {snippet!r}") from None
+    if not isinstance(data, dict):
+        raise ResponseDecodeError(f"{method}: expected a JSON object")
+    error = data.get("error_response")
+    if isinstance(error, dict):
+        try:
+            code = int(error.get("code", 0))
+        except (TypeError, ValueError):
+            code = 0
+        raise TopError(
+            code, str(error.get("msg", "")),
+            sub_code=None if error.get("sub_code") is None else str(error["sub_code"]),
+            sub_msg=None if error.get("sub_msg") is None else str(error["sub_msg"]),
+            request_id=error.get("request_id"), method=method,
+        )
+    key = method.replace(".", "_") + "_response"
+    inner = data.get(key)
+    if isinstance(inner, dict):
+        return inner
+    if simplify:
+        return data
+    raise ResponseDecodeError(f"{method}: response has no {key}")
+
+
+class TopClient:
+    """Async client for the TOP gateway; ``async with TopClient(key, secret) as top``."""
+
+    def __init__(
+        self,
+        app_key: str,
+        app_secret: str,
+        *,
+        url: str = DEFAULT_TOP_URL,
+        sign_method: str = "hmac-sha256",
+        retry: RetryPolicy | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        session: aiohttp.ClientSession | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        ssl: bool | ssl_module.SSLContext = True,
+        simplify: bool = False,
+        partner_id: str | None = None,
+        session_key: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not isinstance(app_key, str) or not app_key:
+            raise ValidationError("app_key must be a non-empty string")
+        if not isinstance(app_secret, str) or not app_secret:
+            raise ValidationError("app_secret must be a non-empty string")
+        if sign_method not in SIGN_METHODS:
+            raise ValidationError(f"sign_method must be one of {SIGN_METHODS}")
+        self.app_key = app_key
+        self.url = url
+        self.sign_method = sign_method
+        self.simplify = simplify
+        self.partner_id = partner_id
+        self._secret = Secret(app_secret)
+        self._session_key = Secret(session_key) if session_key else None
+        self._clock = clock
+        self._transport = Transport(session=session, timeout=timeout,
+                                    max_connections=max_connections, ssl=ssl, retry=retry)
+        self.lyservice = LyService(self)
+
+    def _system_params(self, method: str) -> dict[str, str]:
+        params = {"method": method, "app_key": self.app_key,
+                  "timestamp": top_timestamp(self._clock()), "v": "2.0", "format": "json",
+                  "sign_method": self.sign_method}
+        if self.simplify:
+            params["simplify"] = "true"
+        if self.partner_id:
+            params["partner_id"] = self.partner_id
+        if self._session_key is not None:
+            params["session"] = self._session_key.reveal()
+        return params
+
+    async def execute(
+        self,
+        method: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> dict[str, Any]:
+        """Call a TOP API; returns its response body (without the ``_response`` wrapper)."""
+        if not isinstance(method, str) or not _METHOD.fullmatch(method):
+            raise ValidationError(f"not a TOP method name: {method!r}")
+        business = business_params(params)
+        body = urlencode(business).encode()
+
+        async def attempt(attempt_timeout: float | None) -> dict[str, Any]:
+            system = self._system_params(method)
+            system["sign"] = sign({**system, **business}, self._secret.reveal(),
+                                  self.sign_method)
+            raw = await self._transport.request(
+                "POST", f"{self.url}?{urlencode(system)}", data=body, headers=FORM_HEADERS,
+                timeout=timeout if timeout is not None else attempt_timeout,
+            )
+            return parse_response(raw, method, simplify=self.simplify)
+
+        return await self._transport.retrying(attempt, retry=retry)
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> TopClient:
+        _ = self._transport.session
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return (f"TopClient(app_key={self.app_key!r}, url={self.url!r}, "
+                f"sign_method={self.sign_method!r})")
