@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ssl as ssl_module
 import time
-from types import TracebackType
 
 import aiohttp
 
@@ -21,11 +20,11 @@ from ._oapi import OapiCaller
 from ._redact import Secret
 from ._retry import RetryPolicy
 from ._token import Clock, TokenRefresher, TokenStore
-from ._transport import Transport
+from ._transport import Transport, TransportOwner
 from .resources import Impaas, Media, Users, WorkNotice
 
 
-class DingTalkClient:
+class DingTalkClient(TransportOwner):
     """Async client for DingTalk's server API; share one per process.
 
     ``async with DingTalkClient(app_key, app_secret, agent_id=...) as client: ...``
@@ -95,22 +94,6 @@ class DingTalkClient:
     async def get_access_token(self) -> str:
         """A currently valid access token (for calling APIs this SDK does not wrap)."""
         return await self._tokens.get()
-
-    async def aclose(self) -> None:
-        """Close the pooled session (an injected one is left open)."""
-        await self._transport.aclose()
-
-    async def __aenter__(self) -> DingTalkClient:
-        _ = self._transport.session
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return (

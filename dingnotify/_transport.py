@@ -11,7 +11,8 @@ import logging
 import ssl as ssl_module
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any, Self, TypeVar
 
 import aiohttp
 
@@ -157,6 +158,28 @@ class Transport:
                     on_retry(number, exc, wait)
                 await asyncio.sleep(wait)
                 number += 1
+
+
+class TransportOwner:
+    """Lifecycle shared by the clients: ``async with`` opens the pool, exit closes it."""
+
+    _transport: Transport
+
+    async def aclose(self) -> None:
+        """Close the pooled session (an injected one is left open)."""
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        _ = self._transport.session
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
 
 def _remaining(policy: RetryPolicy, started: float) -> float | None:

@@ -12,7 +12,6 @@ import ssl as ssl_module
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,7 +27,7 @@ from .._constants import (
 from .._errors import ResponseDecodeError, TopError, ValidationError
 from .._redact import Secret
 from .._retry import RetryPolicy
-from .._transport import Transport
+from .._transport import Transport, TransportOwner
 from ._lyservice import LyService
 from ._params import business_params
 from ._signing import SIGN_METHODS, sign
@@ -73,7 +72,7 @@ def parse_response(raw: bytes, method: str, *, simplify: bool) -> dict[str, Any]
     raise ResponseDecodeError(f"{method}: response has no {key}")
 
 
-class TopClient:
+class TopClient(TransportOwner):
     """Async client for the TOP gateway; ``async with TopClient(key, secret) as top``."""
 
     def __init__(
@@ -148,18 +147,6 @@ class TopClient:
             return parse_response(raw, method, simplify=self.simplify)
 
         return await self._transport.retrying(attempt, retry=retry)
-
-    async def aclose(self) -> None:
-        await self._transport.aclose()
-
-    async def __aenter__(self) -> TopClient:
-        _ = self._transport.session
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return (f"TopClient(app_key={self.app_key!r}, url={self.url!r}, "
