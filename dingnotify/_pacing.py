@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import anyio
+
+from ._errors import RateLimitedError
+from ._transport import RetryHook
+
+T = TypeVar("T")
 
 # DingTalk's documented per-app, per-API limit (errcode 90018): 40 calls per second.
 DINGTALK_API_QPS = 40.0
@@ -15,6 +21,8 @@ HEADROOM = 0.99
 MIN_RATE = 1.0
 # One 90018 burst hits every call in flight; only the first answer of a window counts.
 THROTTLE_WINDOW = 1.0
+# 90018 means "not processed": safe to retry, so it has its own, larger budget.
+RATE_LIMIT_RETRIES = 12
 
 
 class AdaptivePacer:
@@ -71,3 +79,25 @@ class AdaptivePacer:
         """A call went through: win back a little of the ceiling."""
         if self._rate is not None and self._ceiling is not None and self._rate < self._ceiling:
             self._rate = min(self._ceiling, self._rate + self._ceiling / 100)
+
+
+async def call_paced(pacer: AdaptivePacer, call: Callable[[RetryHook], Awaitable[T]]) -> T:
+    """``call(on_retry)`` under ``pacer``: each 90018, inside the transport's retries or out
+    of them, slows the pacer; a call still rate-limited is tried again, within a budget."""
+
+    def on_retry(number: int, exc: BaseException, wait: float) -> None:
+        if isinstance(exc, RateLimitedError):
+            pacer.throttled()
+
+    for attempt in range(RATE_LIMIT_RETRIES + 1):
+        await pacer.acquire()
+        try:
+            result = await call(on_retry)
+        except RateLimitedError:
+            pacer.throttled()
+            if attempt == RATE_LIMIT_RETRIES:
+                raise
+            continue
+        pacer.succeeded()
+        return result
+    raise AssertionError("unreachable")  # pragma: no cover

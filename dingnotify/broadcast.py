@@ -28,7 +28,7 @@ import anyio
 from ._concurrency import first_error
 from ._constants import MAX_DEPT_IDS_PER_CALL, MAX_USERIDS_PER_CALL
 from ._errors import RateLimitedError, RequestTimeoutError, ValidationError
-from ._pacing import AdaptivePacer
+from ._pacing import RATE_LIMIT_RETRIES, AdaptivePacer
 from ._retry import RetryPolicy
 from ._sendbody import check_userid, encode_userids, unique_dept_ids, valid_userid
 
@@ -36,8 +36,6 @@ logger = logging.getLogger("dingnotify.broadcast")
 
 SendBatch = Callable[[Sequence[bytes], Sequence[int]], Awaitable[int]]
 EventKind = Literal["sent", "failed", "retry", "rejected", "skipped"]
-# 90018 means "not processed": safe to retry, so it has its own, larger budget.
-RATE_LIMIT_RETRIES = 12
 
 
 class BroadcastTimeoutError(RequestTimeoutError):

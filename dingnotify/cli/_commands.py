@@ -134,7 +134,8 @@ async def cmd_broadcast(args: argparse.Namespace, creds: Credentials) -> int:
         if args.wait and report.task_ids:
             try:
                 result = await client.work_notice.wait(
-                    report.task_ids, poll_interval=args.poll_interval, timeout=args.wait_timeout)
+                    report.task_ids, poll_interval=args.poll_interval, timeout=args.wait_timeout,
+                    rate=args.rate or None)
                 say(summarize_result(result))
             except DeliveryTimeoutError as exc:
                 say(f"delivery not finished: {exc}", err=True)

@@ -37,7 +37,7 @@ async def cmd_demo(args: argparse.Namespace) -> int:
             say(summarize_report(report))
             say("waiting for DingTalk to deliver ...")
             result = await client.work_notice.wait(report.task_ids, poll_interval=0.5,
-                                                   timeout=120)
+                                                   timeout=120, rate=args.rate)
             say(summarize_result(result))
             delivered = sum(1 for box in emu.inboxes.values() if box)
             say(f"emulator saw {emu.count('/gettoken')} /gettoken call(s), "

@@ -17,6 +17,7 @@ from .._constants import (
 )
 from .._errors import ResponseDecodeError, ValidationError
 from .._oapi import OapiCaller
+from .._pacing import AdaptivePacer, call_paced
 from .._polling import recall_tasks, wait_for_tasks
 from .._retry import RetryPolicy
 from .._sendbody import SendBody, check_agent_id, unique_dept_ids, unique_userids
@@ -108,12 +109,14 @@ class WorkNotice:
         return envelope.task_id
 
     async def get_progress(
-        self, task_id: int, *, agent_id: int | None = None, timeout: float | None = None
+        self, task_id: int, *, agent_id: int | None = None, timeout: float | None = None,
+        on_retry: RetryHook | None = None,
     ) -> SendProgress:
         """How far DingTalk has got delivering ``task_id``."""
         body = _encode({"agent_id": self._agent(agent_id), "task_id": _task_id(task_id)})
         envelope = await self._api.call(
-            "POST", PATH_PROGRESS, ProgressResponse, body=body, timeout=timeout
+            "POST", PATH_PROGRESS, ProgressResponse, body=body, timeout=timeout,
+            on_retry=on_retry,
         )
         if envelope.progress is None:
             raise ResponseDecodeError(f"{PATH_PROGRESS}: response has no progress")
@@ -122,21 +125,24 @@ class WorkNotice:
         )
 
     async def get_result(
-        self, task_id: int, *, agent_id: int | None = None, timeout: float | None = None
+        self, task_id: int, *, agent_id: int | None = None, timeout: float | None = None,
+        on_retry: RetryHook | None = None,
     ) -> SendResult:
         """Who was invalid, forbidden, failed, read and unread for ``task_id``."""
         body = _encode({"agent_id": self._agent(agent_id), "task_id": _task_id(task_id)})
         envelope = await self._api.call(
-            "POST", PATH_RESULT, ResultResponse, body=body, timeout=timeout
+            "POST", PATH_RESULT, ResultResponse, body=body, timeout=timeout, on_retry=on_retry,
         )
         return parse_send_result(envelope.send_result)
 
     async def recall(
-        self, task_id: int, *, agent_id: int | None = None, timeout: float | None = None
+        self, task_id: int, *, agent_id: int | None = None, timeout: float | None = None,
+        on_retry: RetryHook | None = None,
     ) -> None:
         """Withdraw a sent notification from every recipient."""
         body = _encode({"agent_id": self._agent(agent_id), "msg_task_id": _task_id(task_id)})
-        await self._api.call("POST", PATH_RECALL, Envelope, body=body, timeout=timeout)
+        await self._api.call("POST", PATH_RECALL, Envelope, body=body, timeout=timeout,
+                             on_retry=on_retry)
 
     async def update_status_bar(
         self,
@@ -210,20 +216,26 @@ class WorkNotice:
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
+        rate: float | None = None,
         agent_id: int | None = None,
     ) -> SendResult:
         """Wait until DingTalk has processed every task, then merge their send results.
 
-        Raises ``DeliveryTimeoutError`` (a ``TimeoutError``) listing unfinished tasks.
+        Polls share DingTalk's per-API QPS limit: ``rate`` paces them (calls per second);
+        without it pacing starts at the first 90018. Raises ``DeliveryTimeoutError`` (a
+        ``TimeoutError``) listing unfinished tasks.
         """
         agent = self._agent(agent_id)
         ids = [_task_id(t) for t in task_ids]
+        polls, fetches = AdaptivePacer(rate), AdaptivePacer(rate)
 
         async def progress(task_id: int) -> SendProgress:
-            return await self.get_progress(task_id, agent_id=agent)
+            return await call_paced(polls, lambda hook: self.get_progress(
+                task_id, agent_id=agent, on_retry=hook))
 
         async def result(task_id: int) -> SendResult:
-            return await self.get_result(task_id, agent_id=agent)
+            return await call_paced(fetches, lambda hook: self.get_result(
+                task_id, agent_id=agent, on_retry=hook))
 
         return await wait_for_tasks(
             ids, progress, result, poll_interval=poll_interval, timeout=timeout,
@@ -235,13 +247,16 @@ class WorkNotice:
         task_ids: Iterable[int],
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
+        rate: float | None = None,
         agent_id: int | None = None,
     ) -> dict[int, Exception]:
         """Recall every task; returns ``{task_id: error}`` for those that could not be."""
         agent = self._agent(agent_id)
         ids = [_task_id(t) for t in task_ids]
+        pacer = AdaptivePacer(rate)
 
         async def recall(task_id: int) -> None:
-            await self.recall(task_id, agent_id=agent)
+            await call_paced(pacer, lambda hook: self.recall(task_id, agent_id=agent,
+                                                             on_retry=hook))
 
         return await recall_tasks(ids, recall, concurrency=concurrency)

@@ -142,3 +142,20 @@ async def test_to_all_user_is_one_call() -> None:
         assert len(sends) == 1 and json.loads(sends[0].body)["to_all_user"] is True
         assert len(report.task_ids) == 1
         assert sum(1 for box in emu.inboxes.values() if box) == 120
+
+
+async def test_wait_adapts_to_the_qps_limit_instead_of_failing() -> None:
+    """Regression: polling 60 tasks at concurrency 16 drew 90018s until retries ran out."""
+    org = Org.synthetic(n_users=6_000)
+    no_retries = RetryPolicy(max_attempts=1)  # only the pacer's own retries remain
+    async with Emulator(org=org, profile="realistic") as emu, \
+            client_for(emu, retry=no_retries) as client:
+        report = await client.work_notice.broadcast(Text(content="q"), userids=list(org.users),
+                                                    rate=40)
+        assert emu.throttled[90018] == 0
+        result = await client.work_notice.wait(report.task_ids, poll_interval=0.1, timeout=30)
+        assert len(result.unread_userids) == 6_000
+        assert emu.count("/topapi/message/corpconversation/getsendprogress") >= 60
+        assert emu.throttled[90018] > 0  # the unpaced burst did hit the limit, and adapted
+        failures = await client.work_notice.recall_all(report.task_ids, rate=40)
+        assert failures == {}
