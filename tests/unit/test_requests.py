@@ -16,6 +16,7 @@ from dingnotify import (
     Text,
 )
 from tests.conftest import BASE, TOKEN, body_json, mock_token, sent
+from tests.unit.test_messages import CASES as MESSAGE_CASES
 
 SEND = f"{BASE}/topapi/message/corpconversation/asyncsend_v2?access_token={TOKEN}"
 
@@ -210,3 +211,15 @@ async def test_error_envelopes_map_to_classes(
     assert err.errcode == payload["errcode"] and err.effective_code == effective
     assert err.request_id == payload.get("request_id")
     assert err.sub_code == payload.get("sub_code")
+
+
+@pytest.mark.parametrize(("message", "wire"), MESSAGE_CASES, ids=lambda v: type(v).__name__)
+async def test_send_carries_every_message_type_exactly(
+    client: dingnotify.DingTalkClient, mocked: aioresponses, message: object,
+    wire: dict[str, object],
+) -> None:
+    mock_token(mocked)
+    mocked.post(SEND, payload={"errcode": 0, "errmsg": "ok", "task_id": 11})
+    await client.work_notice.send(message, userids=["u1"])  # type: ignore[arg-type]
+    body = body_json(sent(mocked, "/topapi/message/corpconversation/asyncsend_v2")[0][2])
+    assert body == {"agent_id": 123, "userid_list": "u1", "msg": wire}
