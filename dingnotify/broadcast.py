@@ -300,8 +300,10 @@ class _Run:
 
     async def deliver(self, batch: Batch) -> None:
         failures = throttles = 0
+        pacer = self.pacer
         while True:
-            await self.pacer.acquire()
+            if pacer.rate is not None:  # unpaced broadcasts skip the coroutine entirely
+                await pacer.acquire()
             batch.attempts += 1
             try:
                 batch.task_id = await self.send(batch.raw_userids, batch.dept_ids)
