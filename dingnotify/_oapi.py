@@ -89,7 +89,7 @@ class OapiCaller:
                     prefix + token + suffix,
                     data=data,
                     headers=headers if data is not None else None,
-                    timeout=timeout if timeout is not None else attempt_timeout,
+                    timeout=attempt_timeout,
                 )
                 envelope = decode(raw, kind, path)
                 try:
@@ -102,4 +102,6 @@ class OapiCaller:
                     continue
                 return envelope
 
-        return await self.transport.retrying(attempt, retry=retry, on_retry=on_retry)
+        return await self.transport.retrying(
+            attempt, retry=retry, on_retry=on_retry, timeout=timeout
+        )

@@ -72,18 +72,34 @@ class TokenRefresher:
         self._lock = anyio.Lock()
         self._token: str | None = None
         self._valid_until = 0.0
+        self._fetches = 0
+        self._failure: Exception | None = None
         self.refreshes = 0
 
     async def get(self) -> str:
-        """A token valid for at least the refresh margin."""
+        """A token valid for at least the refresh margin.
+
+        Callers that queued while a fetch failed share its error instead of each retrying
+        in turn under the lock (a ``/gettoken`` outage must not serialise every caller).
+        """
         token = self._token
         if token is not None and self._clock() < self._valid_until:
             return token
+        fetches = self._fetches
         async with self._lock:
             token = self._token
             if token is not None and self._clock() < self._valid_until:
                 return token
-            return await self._load()
+            if self._fetches != fetches and self._failure is not None:
+                raise self._failure.with_traceback(None)
+            self._fetches += 1
+            try:
+                token = await self._load()
+            except Exception as exc:
+                self._failure = exc
+                raise
+            self._failure = None
+            return token
 
     async def invalidate(self, stale: str) -> None:
         """Forget ``stale`` (rejected by DingTalk) unless a racing caller already replaced it."""

@@ -132,19 +132,25 @@ class Transport:
         *,
         retry: RetryPolicy | None = None,
         on_retry: RetryHook | None = None,
+        timeout: float | None = None,
     ) -> T:
         """Run ``attempt(timeout)`` until it succeeds or ``retry`` says stop.
 
-        ``attempt`` receives the per-attempt timeout to use (None: the default), shortened
-        so that no attempt outlives the policy's overall deadline.
+        ``attempt`` receives the per-attempt timeout to use (``timeout``, or None for the
+        session default), shortened so that no attempt outlives the policy's deadline.
         """
         policy = retry if retry is not None else self.retry
+        per_attempt = timeout if timeout is not None else self.timeout
         started = time.monotonic()
         number = 1
         while True:
             remaining = _remaining(policy, started)
+            if remaining is not None:
+                limit: float | None = min(remaining, per_attempt)
+            else:
+                limit = timeout
             try:
-                return await attempt(None if remaining is None else min(remaining, self.timeout))
+                return await attempt(limit)
             except Exception as exc:
                 if not policy.should_retry(exc, number):
                     raise
