@@ -48,6 +48,10 @@ async def apply(fault: Fault, request: web.Request,
             await asyncio.sleep(fault.delay)
             return response
         await asyncio.sleep(fault.delay)
+        if request.transport is None or request.transport.is_closing():
+            # The client gave up while we stalled: like a real server that never got to the
+            # request, do nothing (``after_accept=True`` models the ambiguous case).
+            raise Dropped
         return await handler(request)
     if kind == "revoke_token":
         revoke()
