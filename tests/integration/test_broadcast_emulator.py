@@ -7,17 +7,14 @@ import json
 import tracemalloc
 from collections.abc import Iterator
 
-from dingnotify import DingTalkClient, RetryPolicy, Text
+from dingnotify import RetryPolicy, Text
 from dingnotify.testing import Emulator, Fault, FaultPlan, Org
+from tests.emulated import client_for
 
 SEND = "/topapi/message/corpconversation/asyncsend_v2"
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05)
 
 
-def client_for(emu: Emulator, **kw: object) -> DingTalkClient:
-    app = emu.app
-    return DingTalkClient(app.app_key, app.app_secret, agent_id=app.agent_id, base_url=emu.url,
-                          **kw)  # type: ignore[arg-type]
 
 
 def split(value: object) -> list[str]:

@@ -19,24 +19,16 @@ from dingnotify import (
     OABody,
     OAHead,
     OAStatusBar,
-    RetryPolicy,
     SendMessageModel,
     Text,
     Voice,
 )
 from dingnotify.testing import Emulator, ManualClock, Org
+from tests.emulated import client_for
 
 SEND = "/topapi/message/corpconversation/asyncsend_v2"
-FAST = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02)
 
 
-def client_for(emu: Emulator, clock: ManualClock | None = None, **kw: object) -> DingTalkClient:
-    app = emu.app
-    extra: dict[str, object] = {"retry": FAST, **kw}
-    if clock is not None:
-        extra["clock"] = clock
-    return DingTalkClient(app.app_key, app.app_secret, agent_id=app.agent_id,
-                          base_url=emu.url, **extra)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 from dingnotify import (
     ConnectionFailedError,
     CredentialsError,
-    DingTalkClient,
     HTTPStatusError,
     PermissionDeniedError,
     RateLimitedError,
@@ -23,20 +22,12 @@ from dingnotify import (
     TokenError,
 )
 from dingnotify.testing import Emulator, Fault, FaultPlan, ManualClock
+from tests.emulated import client_for
 
 SEND = "/topapi/message/corpconversation/asyncsend_v2"
 MOBILE = "/user/get_by_mobile"
-FAST = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02)
 
 
-def client_for(emu: Emulator, clock: ManualClock | None = None, *, secret: str | None = None,
-               **kw: object) -> DingTalkClient:
-    app = emu.app
-    extra: dict[str, object] = {"retry": FAST, **kw}
-    if clock is not None:
-        extra["clock"] = clock
-    return DingTalkClient(app.app_key, secret or app.app_secret, agent_id=app.agent_id,
-                          base_url=emu.url, **extra)  # type: ignore[arg-type]
 
 
 def answers(emu: Emulator, path: str) -> list[object]:

@@ -23,14 +23,13 @@ from dingnotify import (
     OAHead,
     OARich,
     OAStatusBar,
-    RetryPolicy,
     Text,
     Voice,
 )
 from dingnotify.testing import Dept, Emulator, ManualClock, Org, User
+from tests.emulated import client_for
 
 SEND = "/topapi/message/corpconversation/asyncsend_v2"
-FAST = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02)
 MEDIA = "@lADOdvRYes0CbM0CbA"  # the seed doc's id shape: counts as already uploaded
 
 WIRE: list[tuple[Message, dict[str, Any]]] = [
@@ -71,10 +70,6 @@ WIRE: list[tuple[Message, dict[str, Any]]] = [
 ]
 
 
-def client_for(emu: Emulator, clock: ManualClock, **kw: object) -> DingTalkClient:
-    app = emu.app
-    return DingTalkClient(app.app_key, app.app_secret, agent_id=app.agent_id, base_url=emu.url,
-                          retry=FAST, clock=clock, **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -5,26 +5,18 @@ from __future__ import annotations
 
 import anyio
 
-from dingnotify import DingTalkClient, RetryPolicy, Text
+from dingnotify import RetryPolicy, Text
 from dingnotify.testing import Emulator, Fault, FaultPlan, ManualClock, Org
+from tests.emulated import client_for
 
 SEND = "/topapi/message/corpconversation/asyncsend_v2"
 FAST = RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.05)
 
 
-def client_for(emu: Emulator, clock: ManualClock | None = None, **kw: object) -> DingTalkClient:
-    app = emu.app
-    extra: dict[str, object] = {"retry": FAST, **kw}
-    if clock is not None:
-        extra["clock"] = clock
-    return DingTalkClient(app.app_key, app.app_secret, agent_id=app.agent_id, base_url=emu.url,
-                          **extra)  # type: ignore[arg-type]
-
-
 async def test_1000_callers_while_the_token_expires_refresh_once() -> None:
     clock = ManualClock()
     org = Org.synthetic(n_users=1000)
-    async with Emulator(org=org, clock=clock) as emu, client_for(emu, clock) as client:
+    async with Emulator(org=org, clock=clock) as emu, client_for(emu, clock, retry=FAST) as client:
         first = await client.get_access_token()
         clock.advance(7200)
         found: dict[str, str] = {}
@@ -44,7 +36,8 @@ async def test_1000_callers_while_the_token_expires_refresh_once() -> None:
 
 
 async def test_1000_callers_after_a_revocation_refresh_once() -> None:
-    async with Emulator(org=Org.synthetic(n_users=1000)) as emu, client_for(emu) as client:
+    async with Emulator(org=Org.synthetic(n_users=1000)) as emu, \
+            client_for(emu, retry=FAST) as client:
         await client.get_access_token()
         emu.revoke_tokens()
         with anyio.fail_after(30):
@@ -61,7 +54,7 @@ async def test_shared_client_never_mixes_bodies_under_faults() -> None:
                                      Fault(path=SEND, kind="revoke_token", probability=0.01,
                                            times=1)])
     org = Org.synthetic(n_users=600)
-    async with Emulator(org=org, faults=plan) as emu, client_for(emu) as client:
+    async with Emulator(org=org, faults=plan) as emu, client_for(emu, retry=FAST) as client:
 
         async def notify(uid: str) -> None:
             await client.work_notice.send(Text(content=f"only for {uid}"), userids=[uid])

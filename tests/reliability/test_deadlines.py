@@ -13,7 +13,7 @@ import warnings
 import anyio
 import pytest
 
-from dingnotify import DingTalkClient, RequestTimeoutError, RetryPolicy, Text
+from dingnotify import RequestTimeoutError, Text
 from dingnotify.broadcast import (
     BroadcastCancelledError,
     BroadcastEvent,
@@ -21,9 +21,9 @@ from dingnotify.broadcast import (
     BroadcastTimeoutError,
 )
 from dingnotify.testing import Emulator, Fault, FaultPlan, Org
+from tests.emulated import client_for
 
 SEND = "/topapi/message/corpconversation/asyncsend_v2"
-FAST = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02)
 USERS = [f"u{i:06d}" for i in range(1, 3001)]
 
 
@@ -33,10 +33,6 @@ def hang_after(n_ok: int) -> FaultPlan:
                      rules=[Fault(path=SEND, kind="delay", delay=30.0)])
 
 
-def client_for(emu: Emulator, **kw: object) -> DingTalkClient:
-    app = emu.app
-    return DingTalkClient(app.app_key, app.app_secret, agent_id=app.agent_id, base_url=emu.url,
-                          retry=FAST, **kw)  # type: ignore[arg-type]
 
 
 def assert_no_leaks(caplog: pytest.LogCaptureFixture) -> None:
