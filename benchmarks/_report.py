@@ -82,6 +82,10 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [f"| {k} | {v['msgspec_us']:.2f} | {v['json_us']:.2f} | {v['ratio']:.1f}x |"
                   for k, v in results["encoding"].items()]
     lines += ["", "Targets:"] + [f"- {t}" for t in results.get("targets", [])]
+    if results["quick"]:
+        lines += ["", "Quick run: the sizes are too small for the speed targets to mean "
+                  "anything (fixed costs dominate); it checks that every contender completes "
+                  "and the server's counts match. Speed figures come from a full run."]
     return "\n".join(lines)
 
 
