@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from ._app import Emulator
+from ._faults import Fault, FaultPlan
 from ._org import Org
 
 
@@ -26,7 +27,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--read-ratio", type=float, default=0.0)
     parser.add_argument("--lean", action="store_true",
                         help="benchmark mode: no request recording or inboxes")
+    parser.add_argument("--fault", action="append", default=[], type=parse_fault,
+                        metavar="KIND[:PROBABILITY[:PATH]]",
+                        help="inject a fault, e.g. http_503:0.1 or errcode_90018:0.05:"
+                             "/topapi/message/corpconversation/asyncsend_v2 (repeatable; "
+                             "path defaults to every path, probability to 1)")
     return parser
+
+
+def parse_fault(text: str) -> Fault:
+    """``KIND[:PROBABILITY[:PATH]]`` -> a ``Fault`` (argparse type)."""
+    kind, _, rest = text.partition(":")
+    probability, _, path = rest.partition(":")
+    try:
+        return Fault(path=path or "*", kind=kind, probability=float(probability or 1.0))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"bad --fault {text!r}: {exc}") from None
 
 
 def describe(emu: Emulator) -> str:
@@ -48,7 +64,8 @@ def describe(emu: Emulator) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     org = Org.synthetic(n_users=args.users, depts=args.depts, seed=args.seed)
-    emu = Emulator(org, profile=args.profile, seed=args.seed, lean=args.lean,
+    faults = FaultPlan(seed=args.seed, rules=args.fault) if args.fault else None
+    emu = Emulator(org, profile=args.profile, seed=args.seed, lean=args.lean, faults=faults,
                    progress_seconds=args.progress_seconds, read_ratio=args.read_ratio,
                    host=args.host, port=args.port)
     try:
