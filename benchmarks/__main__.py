@@ -18,6 +18,8 @@ import sys
 import time
 from typing import Any
 
+from dingnotify.broadcast import batch_count
+
 from ._encoding import encoding_rows
 from ._report import chart, markdown, targets
 from ._server import LeanServer, cpu_pin
@@ -140,7 +142,7 @@ def check_counts(results: dict[str, Any]) -> int:
                 bad.append(f"{scenario}/{contender}: {row.get('error', 'a run failed')}")
                 continue
             if scenario in ("broadcast", "memory", "quota"):
-                expected = -(-sizes[scenario] // 100)
+                expected = batch_count(sizes[scenario], 0)
                 if any(s < expected for s in row["sends"]):
                     bad.append(f"{scenario}/{contender}: sends {row['sends']} < {expected}")
     for line in bad:

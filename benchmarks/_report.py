@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from dingnotify.broadcast import batch_count
+
 TARGETS = (
     "dingnotify >= 0.9x ceiling req/s; <= 1.15x its CPU per request; >= 4x the peer's best",
     "quota-bound broadcast within 1.05x the 40 QPS floor, zero 90018",
@@ -33,7 +35,7 @@ def targets(results: dict[str, Any]) -> list[str]:
                   f"{d['req_per_s'] / max(peers):.1f}x")
     quota = s.get("quota", {}).get("dingnotify")
     if quota and "error" not in quota:
-        floor = -(-results["sizes"]["quota"] // 100) / 40
+        floor = batch_count(results["sizes"]["quota"], 0) / 40
         check("quota-bound time vs floor", quota["wall"] <= 1.05 * floor and
               quota["throttled"] == 0,
               f"{quota['wall']:.2f}s vs floor {floor:.2f}s ({quota['wall'] / floor:.3f}x), "
@@ -104,7 +106,7 @@ def chart(results: dict[str, Any], path: str) -> str:
     left.set_title("1. broadcast, quota off: requests/s")
     left.tick_params(axis="x", rotation=30)
     quota = {k: v for k, v in s.get("quota", {}).items() if "error" not in v}
-    floor = -(-results["sizes"]["quota"] // 100) / 40
+    floor = batch_count(results["sizes"]["quota"], 0) / 40
     right.bar(list(quota), [v["wall"] for v in quota.values()], color="#e07b39")
     right.axhline(floor, color="black", linestyle="--", label=f"floor {floor:.1f}s (40 QPS)")
     right.set_title("2. quota-bound broadcast: seconds")

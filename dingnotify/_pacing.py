@@ -89,15 +89,16 @@ async def call_paced(pacer: AdaptivePacer, call: Callable[[RetryHook], Awaitable
         if isinstance(exc, RateLimitedError):
             pacer.throttled()
 
-    for attempt in range(RATE_LIMIT_RETRIES + 1):
+    throttles = 0
+    while True:
         await pacer.acquire()
         try:
             result = await call(on_retry)
         except RateLimitedError:
             pacer.throttled()
-            if attempt == RATE_LIMIT_RETRIES:
+            throttles += 1
+            if throttles > RATE_LIMIT_RETRIES:
                 raise
             continue
         pacer.succeeded()
         return result
-    raise AssertionError("unreachable")  # pragma: no cover

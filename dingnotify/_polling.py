@@ -29,7 +29,6 @@ async def wait_for_tasks(
     poll_interval: float,
     timeout: float | None,
     concurrency: int,
-    on_progress: Callable[[int, SendProgress], None] | None = None,
 ) -> SendResult:
     """Poll until every task reports status 2, then merge their send results in task order."""
     if poll_interval < 0 or concurrency < 1:
@@ -40,10 +39,7 @@ async def wait_for_tasks(
     results: dict[int, SendResult] = {}
 
     async def poll(task_id: int) -> None:
-        progress = await get_progress(task_id)
-        if on_progress is not None:
-            on_progress(task_id, progress)
-        if progress.done:
+        if (await get_progress(task_id)).done:
             pending.remove(task_id)
 
     async def fetch(task_id: int) -> None:

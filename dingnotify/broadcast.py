@@ -38,6 +38,11 @@ SendBatch = Callable[[Sequence[bytes], Sequence[int]], Awaitable[int]]
 EventKind = Literal["sent", "failed", "retry", "rejected", "skipped"]
 
 
+def batch_count(userids: int, dept_ids: int) -> int:
+    """Calls a broadcast of this many unique userids and dept ids makes (at least one)."""
+    return max(-(-userids // MAX_USERIDS_PER_CALL), -(-dept_ids // MAX_DEPT_IDS_PER_CALL), 1)
+
+
 class BroadcastTimeoutError(RequestTimeoutError):
     """The broadcast's overall deadline passed before this batch was acknowledged."""
 

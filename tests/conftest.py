@@ -35,13 +35,9 @@ async def client() -> AsyncIterator[dingnotify.DingTalkClient]:
 
 def sent(m: aioresponses, path: str | None = None) -> list[tuple[str, Any, dict[str, Any]]]:
     """Every request aioresponses saw, in order: (method, yarl URL, call kwargs)."""
-    calls: list[tuple[int, str, Any, dict[str, Any]]] = []
-    for (method, url), items in m.requests.items():
-        for item in items:
-            calls.append((id(item), method, url, item.kwargs))
-    # aioresponses keeps insertion order per key; order across keys follows first use.
-    out = [(method, url, kwargs) for _, method, url, kwargs in calls]
-    return [c for c in out if path is None or c[1].path == path]
+    # aioresponses groups calls per (method, URL), keys in order of first use.
+    return [(method, url, item.kwargs) for (method, url), items in m.requests.items()
+            for item in items if path is None or url.path == path]
 
 
 def body_json(kwargs: dict[str, Any]) -> Any:

@@ -10,7 +10,7 @@ from .._concurrency import for_each
 from .._errors import NotFoundError
 from .._polling import DeliveryTimeoutError
 from .._sendbody import check_userid, unique_dept_ids
-from ..broadcast import BroadcastEvent
+from ..broadcast import BroadcastEvent, batch_count
 from ..messages import Message, encode_msg
 from . import _exitcodes as codes
 from ._config import Credentials
@@ -113,7 +113,7 @@ async def cmd_broadcast(args: argparse.Namespace, creds: Credentials) -> int:
                 hooks.append(journal.record)
                 if acknowledged:
                     say(f"resuming: {len(acknowledged)} batch(es) already acknowledged", err=True)
-            total = max(-(-len(userids) // 100), -(-len(depts) // 20), 1)
+            total = batch_count(len(userids), len(depts))
             with BroadcastProgress(total, quiet=args.quiet) as progress:
                 report = await client.work_notice.broadcast(
                     message, userids=userids, dept_ids=depts, to_all_user=args.to_all,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .._client import DingTalkClient
+from ..broadcast import batch_count
 from ..messages import Markdown
 from . import _exitcodes as codes
 from ._display import BroadcastProgress, say, summarize_report, summarize_result
@@ -27,7 +28,7 @@ async def cmd_demo(args: argparse.Namespace) -> int:
             message = Markdown(title="Quarterly all-hands",
                                text="### All-hands on Friday\nJoin at 15:00 in the main hall.")
             userids = [*org.users, *GHOSTS]
-            total = -(-len(userids) // 100)
+            total = batch_count(len(userids), 0)
             say(f"broadcasting to {len(userids):,} userids in {total} calls "
                 f"at up to {args.rate:g} calls/s ...")
             with BroadcastProgress(total, quiet=args.quiet) as progress:

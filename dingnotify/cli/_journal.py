@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .._constants import MAX_DEPT_IDS_PER_CALL, MAX_USERIDS_PER_CALL
-from ..broadcast import BroadcastEvent
+from ..broadcast import BroadcastEvent, batch_count
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -79,8 +79,7 @@ class Journal:
                     f"journal {self.path} was made for different recipients; use a new journal"
                 )
             return self.acknowledged()
-        count = max(-(-len(userids) // MAX_USERIDS_PER_CALL),
-                    -(-len(dept_ids) // MAX_DEPT_IDS_PER_CALL))
+        count = batch_count(len(userids), len(dept_ids))
         rows = [
             (
                 i,
