@@ -9,9 +9,15 @@ _SECRET_PARAMS = re.compile(
 )
 
 
+_SECRET_JSON = re.compile(
+    r'(?i)("(?:access_token|appsecret|app_secret|corpsecret|secret|sign|session)"\s*:\s*")'
+    r'[^"]*("?)'
+)
+
+
 def redact(text: str) -> str:
-    """Mask the values of secret-bearing query parameters in a URL or message."""
-    return _SECRET_PARAMS.sub(r"\1=***", text)
+    """Mask secret values in a URL's query or in a (possibly truncated) JSON body."""
+    return _SECRET_JSON.sub(r"\1***\2", _SECRET_PARAMS.sub(r"\1=***", text))
 
 
 class Secret:

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from ._errors import ResponseDecodeError
+from ._redact import redact
 
 
 class Envelope(msgspec.Struct, kw_only=True):
@@ -94,7 +95,7 @@ def decode(body: bytes, kind: type[E], where: str) -> E:
     try:
         return decoder_for(kind).decode(body)
     except msgspec.DecodeError as exc:
-        snippet = body[:80].decode("utf-8", "replace")
+        snippet = redact(body[:80].decode("utf-8", "replace"))
         raise ResponseDecodeError(
             f"{where}: undecodable response ({exc}); body starts {snippet!r}"
         ) from None

@@ -25,7 +25,7 @@ from .._constants import (
     FORM_CONTENT_TYPE,
 )
 from .._errors import ResponseDecodeError, TopError, ValidationError
-from .._redact import Secret
+from .._redact import Secret, redact
 from .._retry import RetryPolicy
 from .._transport import Transport, TransportOwner
 from ._lyservice import LyService
@@ -47,7 +47,7 @@ def parse_response(raw: bytes, method: str, *, simplify: bool) -> dict[str, Any]
     try:
         data = msgspec.json.decode(raw)
     except msgspec.DecodeError:
-        snippet = raw[:80].decode("utf-8", "replace")
+        snippet = redact(raw[:80].decode("utf-8", "replace"))
         raise ResponseDecodeError(f"{method}: undecodable response: {snippet!r}") from None
     if not isinstance(data, dict):
         raise ResponseDecodeError(f"{method}: expected a JSON object")

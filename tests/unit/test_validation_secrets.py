@@ -155,3 +155,19 @@ async def test_owned_session_has_explicit_pool_limits() -> None:
         connector = session.connector
         assert connector is not None and connector.limit == 7
     assert session.closed
+
+
+@pytest.mark.parametrize("body", [
+    b'{"errcode":0,"access_token":"' + TOKEN.encode() + b'","expires_in":72',
+    b'{"errcode":0,"access_token":"' + TOKEN.encode()[:20],
+])
+async def test_undecodable_token_body_does_not_leak_the_token(
+    mocked: aioresponses, body: bytes
+) -> None:
+    mocked.get(re.compile(r".*/gettoken.*"), body=body, repeat=True)
+    async with dingnotify.DingTalkClient(APP_KEY, APP_SECRET, agent_id=1, base_url=BASE) as c:
+        with pytest.raises(dingnotify.ResponseDecodeError) as info:
+            await c.get_access_token()
+    text = str(info.value) + "".join(traceback.format_exception(info.value))
+    assert '"access_token":"***' in text
+    assert TOKEN[:20] not in text
