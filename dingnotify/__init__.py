@@ -6,27 +6,42 @@
 
 from ._client import DingTalkClient
 from ._errors import (
+    BroadcastCancelledError,
+    BroadcastTimeoutError,
+    ClientClosedError,
     ConnectionFailedError,
     CredentialsError,
+    DeliveryTimeoutError,
     DingNotifyError,
     DingTalkError,
     HTTPStatusError,
     InvalidArgumentError,
+    IPBannedError,
     MessageTooLargeError,
     NotFoundError,
     PermissionDeniedError,
+    QuotaExhaustedError,
     RateLimitedError,
+    RedirectError,
     RequestTimeoutError,
     ResponseDecodeError,
     ServerBusyError,
+    ServerError,
     TokenError,
+    TooManyRequestsError,
     TopBusinessError,
+    TopBusyError,
     TopError,
     TransportError,
     ValidationError,
 )
+from ._quota import Quota
+from ._recipients import PlannedBatch, SequenceNotStr, batch_count, plan_batches
 from ._retry import RetryPolicy
 from ._token import MemoryTokenStore, TokenStore
+from ._transport import AiohttpTransport, AsyncTransport, Request, Response
+from ._version import __version__
+from .broadcast import Batch, BatchState, BroadcastEvent, BroadcastReport
 from .crossdomain import CrossDomainMessage, MessageReceiverScope, SendMessageModel
 from .messages import (
     OA,
@@ -48,27 +63,36 @@ from .messages import (
     message_from_dict,
 )
 from .models import ForbiddenRecord, MediaUpload, MobileLookup, SendProgress, SendResult
-from .top import ContentType, LippiResult, LyDingOpenPara, LyOpenMessage, TopClient
-
-__version__ = "0.1.0"
+from .top import LippiContentType, LippiResult, LyDingOpenPara, LyOpenMessage, TopClient
 
 __all__ = [
     "OA",
     "ActionCard",
     "ActionCardButton",
+    "AiohttpTransport",
+    "AsyncTransport",
+    "Batch",
+    "BatchState",
+    "BroadcastCancelledError",
+    "BroadcastEvent",
+    "BroadcastReport",
+    "BroadcastTimeoutError",
+    "ClientClosedError",
     "ConnectionFailedError",
-    "ContentType",
     "CredentialsError",
     "CrossDomainMessage",
+    "DeliveryTimeoutError",
     "DingNotifyError",
     "DingTalkClient",
     "DingTalkError",
     "File",
     "ForbiddenRecord",
     "HTTPStatusError",
+    "IPBannedError",
     "Image",
     "InvalidArgumentError",
     "Link",
+    "LippiContentType",
     "LippiResult",
     "LyDingOpenPara",
     "LyOpenMessage",
@@ -86,24 +110,36 @@ __all__ = [
     "OARich",
     "OAStatusBar",
     "PermissionDeniedError",
+    "PlannedBatch",
+    "Quota",
+    "QuotaExhaustedError",
     "RateLimitedError",
+    "RedirectError",
+    "Request",
     "RequestTimeoutError",
+    "Response",
     "ResponseDecodeError",
     "RetryPolicy",
     "SendMessageModel",
     "SendProgress",
     "SendResult",
+    "SequenceNotStr",
     "ServerBusyError",
+    "ServerError",
     "Text",
     "TokenError",
     "TokenStore",
+    "TooManyRequestsError",
     "TopBusinessError",
+    "TopBusyError",
     "TopClient",
     "TopError",
     "TransportError",
     "ValidationError",
     "Voice",
     "__version__",
+    "batch_count",
     "encode_msg",
     "message_from_dict",
+    "plan_batches",
 ]

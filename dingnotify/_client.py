@@ -1,35 +1,55 @@
-"""``DingTalkClient``: wires one transport, one token refresher and the API resources."""
+"""``DingTalkClient``: wires one transport, one token refresher, one governor and the API
+resources."""
 
 from __future__ import annotations
 
 import ssl as ssl_module
 import time
+from collections.abc import Collection, Mapping
+from functools import partial
+from typing import Any
 
 import aiohttp
+import msgspec
 
 from ._constants import (
     DEFAULT_BASE_URL,
+    DEFAULT_CLOSE_GRACE,
     DEFAULT_DNS_CACHE_TTL,
     DEFAULT_KEEPALIVE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT,
+    FLOW_CONTROL_CODES,
     TOKEN_REFRESH_MARGIN,
 )
 from ._errors import ValidationError
-from ._oapi import OapiCaller
+from ._http import ClientLifecycle, HttpCore
+from ._oapi import OapiCaller, fetch_oapi_token
+from ._quota import Governor, Quota
 from ._redact import Secret
 from ._retry import RetryPolicy
 from ._token import Clock, TokenRefresher, TokenStore
-from ._transport import Transport, TransportOwner
+from ._transport import AiohttpTransport, AsyncTransport
+from ._wire import DictAnswer
 from .resources import Impaas, Media, Users, WorkNotice
 
+_DEFAULT_QUOTA = Quota.standard()
 
-class DingTalkClient(TransportOwner):
-    """Async client for DingTalk's server API; share one per process.
+
+def _check_url(name: str, url: str) -> str:
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise ValidationError(f"{name} must be an http(s) URL")
+    return url.rstrip("/")
+
+
+class DingTalkClient(ClientLifecycle):
+    """Async client for DingTalk's server API; share one per process (and event loop).
 
     ``async with DingTalkClient(app_key, app_secret, agent_id=...) as client: ...``
-    The client owns a pooled ``aiohttp`` session unless you pass ``session=`` (then it is
-    used and left open). ``timeout`` is per request; ``retry`` applies to every call.
+    The client owns a pooled ``aiohttp`` session unless you pass ``session=`` (used and
+    left open) or a ``transport=`` of your own (``dingnotify.testing.MockTransport`` in
+    unit tests). Every call draws from one quota governor (``quota=None`` turns client-side
+    limits off, for tests); ``timeout`` is per request, ``retry`` the default policy.
     """
 
     def __init__(
@@ -39,8 +59,10 @@ class DingTalkClient(TransportOwner):
         *,
         agent_id: int | None = None,
         base_url: str = DEFAULT_BASE_URL,
+        quota: Quota | None = _DEFAULT_QUOTA,
         retry: RetryPolicy | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        transport: AsyncTransport | None = None,
         session: aiohttp.ClientSession | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT,
@@ -48,6 +70,8 @@ class DingTalkClient(TransportOwner):
         ssl: bool | ssl_module.SSLContext = True,
         token_store: TokenStore | None = None,
         token_refresh_margin: float = TOKEN_REFRESH_MARGIN,
+        flow_control_codes: Collection[str] = FLOW_CONTROL_CODES,
+        close_grace: float = DEFAULT_CLOSE_GRACE,
         clock: Clock = time.monotonic,
     ) -> None:
         if not isinstance(app_key, str) or not app_key:
@@ -56,35 +80,38 @@ class DingTalkClient(TransportOwner):
             raise ValidationError("app_secret must be a non-empty string")
         if agent_id is not None and (isinstance(agent_id, bool) or not isinstance(agent_id, int)):
             raise ValidationError("agent_id must be an int")
+        if quota is not None and not isinstance(quota, Quota):
+            raise ValidationError("quota must be a Quota or None")
+        if transport is not None and session is not None:
+            raise ValidationError("give transport= or session=, not both")
         self.app_key = app_key
         self.agent_id = agent_id
-        self.base_url = base_url.rstrip("/")
-        self._transport = Transport(
-            session=session,
-            timeout=timeout,
-            max_connections=max_connections,
-            keepalive_timeout=keepalive_timeout,
-            dns_cache_ttl=dns_cache_ttl,
-            ssl=ssl,
-            retry=retry,
+        self.base_url = _check_url("base_url", base_url)
+        self.quota = quota
+        secret = Secret(app_secret)
+        self._http = HttpCore(
+            transport if transport is not None else AiohttpTransport(
+                session=session, max_connections=max_connections,
+                keepalive_timeout=keepalive_timeout, dns_cache_ttl=dns_cache_ttl, ssl=ssl),
+            timeout=timeout, retry=retry if retry is not None else RetryPolicy(),
+            close_grace=close_grace,
         )
-        self._api = OapiCaller(self._transport, self.base_url, app_key, Secret(app_secret))
         self._tokens = TokenRefresher(
-            self._api.fetch_token,
-            key=f"dingtalk:{app_key}",
-            store=token_store,
-            margin=token_refresh_margin,
+            partial(fetch_oapi_token, self._http, self.base_url, app_key, secret),
+            key=f"dingtalk:{app_key}", store=token_store, margin=token_refresh_margin,
             clock=clock,
         )
-        self._api.tokens = self._tokens
+        governor = Governor(quota) if quota is not None else None
+        self._api = OapiCaller(self._http, self.base_url, self._tokens, governor, secret)
         self.users = Users(self._api)
-        self.work_notice = WorkNotice(self._api, agent_id)
+        self.work_notice = WorkNotice(self._api, agent_id, flow_control_codes)
         self.media = Media(self._api)
         self.impaas = Impaas(self._api)
 
     @property
     def retry(self) -> RetryPolicy:
-        return self._transport.retry
+        """The default retry policy of every call."""
+        return self._http.retry
 
     @property
     def token_refreshes(self) -> int:
@@ -93,7 +120,36 @@ class DingTalkClient(TransportOwner):
 
     async def get_access_token(self) -> str:
         """A currently valid access token (for calling APIs this SDK does not wrap)."""
-        return await self._tokens.get()
+        async with self._http.call():
+            return (await self._tokens.get(self._http.timeout)).reveal()
+
+    async def call(
+        self,
+        path: str,
+        *,
+        json: Any = None,
+        method: str | None = None,
+        params: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> dict[str, Any]:
+        """Call any oapi endpoint with this client's token, quota, retries and redaction.
+
+        ``json`` is sent as the body (``POST`` unless ``method`` says otherwise); the
+        decoded answer comes back as a dict once its ``errcode`` is 0, else the typed error
+        is raised. ``access_token`` is added to the query for you.
+        """
+        if not isinstance(path, str) or not path.startswith("/") or "?" in path:
+            raise ValidationError("path must start with '/' and carry no query: use params=")
+        verb = method or ("GET" if json is None else "POST")
+        if verb not in ("GET", "POST"):
+            raise ValidationError("method must be GET or POST")
+        if params is not None and "access_token" in params:
+            raise ValidationError("access_token is added by the client")
+        body = None if json is None else msgspec.json.encode(json)
+        answer = await self._api.call(verb, path, DictAnswer, body=body, query=params,
+                                      timeout=timeout, retry=retry)
+        return answer.data
 
     def __repr__(self) -> str:
         return (

@@ -45,3 +45,16 @@ MEDIA_TYPES = frozenset({"image", "voice", "video", "file"})
 
 JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded;charset=UTF-8"
+
+# A separate, larger budget for rate-limit answers: DingTalk did not process those calls.
+DEFAULT_RATE_LIMIT_ATTEMPTS = 12
+# No DingTalk answer is this large; a bigger body is refused unread.
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+# How long ``aclose`` lets calls already in flight finish before closing the pool.
+DEFAULT_CLOSE_GRACE = 10.0
+# DingTalk's per-IP ban lasts five minutes when its answer does not say how long.
+IP_BAN_SECONDS = 300.0
+# ``forbidden_list`` codes that mean "per-minute flow control": the recipient got nothing
+# and a later send delivers. DingTalk does not publish the code per rule; 41047/41048 are
+# its "messages per minute" codes. Configurable: DingTalkClient(flow_control_codes=...).
+FLOW_CONTROL_CODES = frozenset({"41047", "41048"})

@@ -2,35 +2,50 @@
 
     DingNotifyError
     ├── DingTalkError                 a non-zero ``errcode`` from DingTalk
-    │   ├── CredentialsError          40089, 40096: wrong appkey/appsecret (never retried)
-    │   ├── TokenError                40014, 42001, 40001, 33001: refresh once, retry once
-    │   ├── RateLimitedError          90002, 90005, 90006, 90018, 90019, 90020
-    │   ├── ServerBusyError           -1
+    │   ├── CredentialsError          40089, 40096: wrong appkey/appsecret
+    │   ├── TokenError                40014, 42001, 40001, 33001: refreshed once, then raised
+    │   ├── RateLimitedError          90002, 90005, 90006, 90018, 90019 (retried)
+    │   │   ├── QuotaExhaustedError   90020: the organisation's monthly calls are used up
+    │   │   └── IPBannedError         the per-IP ban page (``wait`` seconds to go)
+    │   ├── ServerBusyError           -1 (retried)
     │   ├── PermissionDeniedError     60011, 60020, 11
     │   ├── NotFoundError             60121, 404, 22
     │   └── InvalidArgumentError      40035, 43009, 33012, 40078, 41
     ├── TopError                      a TOP gateway ``error_response``
+    │   └── TopBusyError              7, 8, 10 and ``isp.*`` busy/limit codes (retried)
     ├── TopBusinessError              a TOP API answered ``success: false``
     ├── TransportError                no usable DingTalk answer
-    │   ├── ConnectionFailedError     connect/reset/dropped connection
-    │   ├── RequestTimeoutError       also a ``TimeoutError``
+    │   ├── ConnectionFailedError     connect/reset/dropped connection (retried)
+    │   ├── RequestTimeoutError       also a ``TimeoutError`` (retried)
+    │   │   ├── BroadcastTimeoutError a broadcast's deadline passed before a batch was sent
+    │   │   └── DeliveryTimeoutError  ``wait`` ran out of time
     │   ├── HTTPStatusError           HTTP status other than 200
+    │   │   ├── ServerError           5xx (retried)
+    │   │   ├── TooManyRequestsError  429 (retried, ``Retry-After`` honoured)
+    │   │   └── RedirectError         3xx: never followed, credentials stay home
     │   └── ResponseDecodeError       a body that is not the JSON we expect
+    ├── BroadcastCancelledError       the broadcast was cancelled before this batch was sent
+    ├── ClientClosedError             a call on a closed client
     └── ValidationError               also a ``ValueError``: bad input, nothing was sent
         └── MessageTooLargeError      encoded ``msg`` over 2048 bytes
 
-Subclasses of ``DingTalkError`` are chosen from the *effective* code: ``sub_code``
-when DingTalk wraps the error in errcode 88, else ``errcode``. Messages never carry
-an access token or app secret.
+Whether an error is worth retrying is its class's ``retryable`` attribute, and nothing else;
+``RetryPolicy(retry_on=...)`` adds classes. ``maybe_sent`` on a ``TransportError`` says
+whether the request may have reached DingTalk (a timeout after writing it, a dropped
+answer): a broadcast reports such batches as *unknown*, not failed.
+
+Subclasses of ``DingTalkError`` are chosen from the *effective* code: ``sub_code`` when
+DingTalk wraps the error in errcode 88, else ``errcode``. Messages never carry an access
+token or app secret.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-RETRYABLE_ERRCODES = frozenset({-1, 90002, 90005, 90006, 90018, 90019})
 TOKEN_ERRCODES = frozenset({40014, 42001, 40001, 33001})
 WRAPPER_ERRCODE = 88
+IP_BAN_STATUS = 1111
 
 
 class DingNotifyError(Exception):
@@ -45,6 +60,10 @@ class ValidationError(DingNotifyError, ValueError):
 
 class MessageTooLargeError(ValidationError):
     """The encoded ``msg`` object exceeds DingTalk's 2048-byte limit."""
+
+
+class ClientClosedError(DingNotifyError):
+    """The client was closed; make a new one (or keep it open for the process's life)."""
 
 
 class DingTalkError(DingNotifyError):
@@ -73,10 +92,6 @@ class DingTalkError(DingNotifyError):
         """The code that says what went wrong: ``sub_code`` for 88-wrapped errors."""
         return effective_code(self.errcode, self.sub_code)
 
-    @property
-    def retryable(self) -> bool:  # type: ignore[override]
-        return self.effective_code in RETRYABLE_ERRCODES
-
     def _describe(self) -> str:
         text = f"errcode={self.errcode} errmsg={self.errmsg!r}"
         if self.sub_code is not None:
@@ -93,15 +108,37 @@ class CredentialsError(DingTalkError):
 
 
 class TokenError(DingTalkError):
-    """The access token is invalid or expired."""
+    """The access token is invalid or expired (already refreshed once)."""
 
 
 class RateLimitedError(DingTalkError):
-    """A DingTalk QPS or quota limit was hit."""
+    """A DingTalk QPS limit was hit; the call was not processed, so it is safe to retry."""
+
+    retryable = True
+
+
+class QuotaExhaustedError(RateLimitedError):
+    """The organisation's monthly call quota is used up: nothing succeeds until next month."""
+
+    retryable = False
+
+
+class IPBannedError(RateLimitedError):
+    """DingTalk banned this machine's IP for a while (too many calls from it).
+
+    The answer is not an errcode envelope but a ban page; ``errcode`` holds its ``status``
+    (1111) and ``wait`` the seconds DingTalk asks us to stay away.
+    """
+
+    def __init__(self, wait: float, *, path: str | None = None) -> None:
+        self.wait = wait
+        super().__init__(IP_BAN_STATUS, f"IP banned, retry in {wait:g}s", path=path)
 
 
 class ServerBusyError(DingTalkError):
     """DingTalk said it is busy (errcode -1)."""
+
+    retryable = True
 
 
 class PermissionDeniedError(DingTalkError):
@@ -118,8 +155,6 @@ class InvalidArgumentError(DingTalkError):
 
 class TopError(DingNotifyError):
     """The TOP gateway answered with an ``error_response``."""
-
-    RETRYABLE_CODES = frozenset({7, 8, 10})
 
     def __init__(
         self,
@@ -146,12 +181,11 @@ class TopError(DingNotifyError):
             text += f" request_id={request_id}"
         super().__init__(text)
 
-    @property
-    def retryable(self) -> bool:  # type: ignore[override]
-        if self.code in self.RETRYABLE_CODES:
-            return True
-        sub = self.sub_code or ""
-        return sub.startswith("isp.") and ("busy" in sub or "unavailable" in sub or "limit" in sub)
+
+class TopBusyError(TopError):
+    """The gateway or the API behind it is busy or rate limited; safe to retry."""
+
+    retryable = True
 
 
 class TopBusinessError(DingNotifyError):
@@ -171,6 +205,12 @@ class TransportError(DingNotifyError):
     """No usable answer from the server. Messages hold redacted URLs only."""
 
     retryable = True
+    maybe_sent = True
+
+    def __init__(self, message: str, *, maybe_sent: bool | None = None) -> None:
+        super().__init__(message)
+        if maybe_sent is not None:
+            self.maybe_sent = maybe_sent
 
 
 class ConnectionFailedError(TransportError):
@@ -181,17 +221,49 @@ class RequestTimeoutError(TransportError, TimeoutError):
     """The request did not finish within its timeout."""
 
 
+class BroadcastTimeoutError(RequestTimeoutError):
+    """The broadcast's overall deadline passed before this batch was sent."""
+
+    retryable = False
+    maybe_sent = False
+
+
+class DeliveryTimeoutError(RequestTimeoutError):
+    """``wait`` ran out of time; ``pending`` lists the tasks DingTalk had not finished."""
+
+    retryable = False
+
+    def __init__(self, message: str, pending: list[int]) -> None:
+        super().__init__(message, maybe_sent=False)
+        self.pending = pending
+
+
 class HTTPStatusError(TransportError):
     """The server answered with an HTTP status other than 200."""
 
+    retryable = False
+    maybe_sent = False
+
     def __init__(self, status: int, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
         self.status = status
         self.retry_after = retry_after
-        super().__init__(message)
 
-    @property
-    def retryable(self) -> bool:  # type: ignore[override]
-        return self.status == 429 or self.status >= 500
+
+class ServerError(HTTPStatusError):
+    """HTTP 5xx: a gateway or server fault, usually passing."""
+
+    retryable = True
+
+
+class TooManyRequestsError(HTTPStatusError):
+    """HTTP 429."""
+
+    retryable = True
+
+
+class RedirectError(HTTPStatusError):
+    """HTTP 3xx. Never followed: the request carries credentials meant for DingTalk only."""
 
 
 class ResponseDecodeError(TransportError):
@@ -200,15 +272,21 @@ class ResponseDecodeError(TransportError):
     retryable = False
 
 
+class BroadcastCancelledError(DingNotifyError):
+    """The broadcast was cancelled before this batch was sent."""
+
+
 _ERRCODE_CLASSES: dict[int, type[DingTalkError]] = {
     **dict.fromkeys((40089, 40096), CredentialsError),
     **dict.fromkeys(TOKEN_ERRCODES, TokenError),
-    **dict.fromkeys((90002, 90005, 90006, 90018, 90019, 90020), RateLimitedError),
+    **dict.fromkeys((90002, 90005, 90006, 90018, 90019), RateLimitedError),
+    90020: QuotaExhaustedError,
     -1: ServerBusyError,
     **dict.fromkeys((60011, 60020, 11), PermissionDeniedError),
     **dict.fromkeys((60121, 404, 22), NotFoundError),
     **dict.fromkeys((40035, 43009, 33012, 40078, 41), InvalidArgumentError),
 }
+_TOP_BUSY_CODES = frozenset({7, 8, 10})
 
 
 def effective_code(errcode: int, sub_code: str | None) -> int:
@@ -235,3 +313,37 @@ def error_for(
     return cls(
         errcode, errmsg, sub_code=sub_code, sub_msg=sub_msg, request_id=request_id, path=path
     )
+
+
+def top_error_for(
+    code: int,
+    msg: str = "",
+    *,
+    sub_code: str | None = None,
+    sub_msg: str | None = None,
+    request_id: str | None = None,
+    method: str | None = None,
+) -> TopError:
+    """``TopBusyError`` for the gateway's busy/limit codes, else ``TopError``."""
+    sub = sub_code or ""
+    busy = code in _TOP_BUSY_CODES or (
+        sub.startswith("isp.") and ("busy" in sub or "unavailable" in sub or "limit" in sub)
+    )
+    cls = TopBusyError if busy else TopError
+    return cls(code, msg, sub_code=sub_code, sub_msg=sub_msg, request_id=request_id,
+               method=method)
+
+
+def status_error_for(
+    status: int, message: str, *, retry_after: float | None = None
+) -> HTTPStatusError:
+    """The ``HTTPStatusError`` subclass for an HTTP status."""
+    if 300 <= status < 400:
+        cls: type[HTTPStatusError] = RedirectError
+    elif status == 429:
+        cls = TooManyRequestsError
+    elif status >= 500:
+        cls = ServerError
+    else:
+        cls = HTTPStatusError
+    return cls(status, message, retry_after=retry_after)

@@ -1,63 +1,86 @@
-"""oapi calls: token in the query, envelope checks, refresh-once on token errors."""
+"""oapi calls: quota slot, token in the query, envelope checks, refresh-once on token errors.
+
+``fetch_oapi_token`` is a plain function the ``TokenRefresher`` is built around; the
+``OapiCaller`` receives that refresher ready-made. One call is one run of the retry engine;
+each attempt takes a slot from the governor, a token, and sends one request.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-from urllib.parse import quote, urlencode
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+from yarl import URL
 
 from ._constants import JSON_CONTENT_TYPE, PATH_GETTOKEN
-from ._errors import ResponseDecodeError, TokenError, error_for
-from ._redact import Secret
-from ._retry import RetryPolicy
+from ._errors import RateLimitedError, ResponseDecodeError, TokenError, error_for
+from ._http import HttpCore
+from ._quota import Governor
+from ._redact import Secret, scrub
+from ._retry import RetryHook, RetryPolicy, retrying
 from ._token import TokenRefresher
-from ._transport import RetryHook, Transport
+from ._transport import Request
 from ._wire import E, Envelope, TokenResponse, decode
 
+T = TypeVar("T")
 JSON_HEADERS = {"Content-Type": JSON_CONTENT_TYPE}
-Body = bytes | Callable[[], Any] | None
 
 
-def raise_for_errcode(envelope: Envelope, path: str) -> None:
-    """Turn a non-zero ``errcode`` into the matching ``DingTalkError``."""
+def raise_for_errcode(envelope: Envelope, path: str, *secrets: Secret | None) -> None:
+    """Turn a non-zero ``errcode`` into the matching ``DingTalkError``.
+
+    DingTalk sometimes echoes request parameters in ``errmsg``: ``secrets`` are masked.
+    """
     if envelope.errcode != 0:
         raise error_for(
             envelope.errcode,
-            envelope.errmsg,
+            scrub(envelope.errmsg, *secrets),
             sub_code=envelope.sub_code,
-            sub_msg=envelope.sub_msg,
+            sub_msg=None if envelope.sub_msg is None else scrub(envelope.sub_msg, *secrets),
             request_id=envelope.request_id,
             path=path,
         )
 
 
+async def fetch_oapi_token(
+    http: HttpCore, base_url: str, app_key: str, app_secret: Secret, timeout: float
+) -> tuple[Secret, float]:
+    """One ``GET /gettoken``: the token and its lifetime in seconds (0 when not given)."""
+    request = Request(
+        "GET",
+        URL(base_url + PATH_GETTOKEN).with_query(appkey=app_key, appsecret=app_secret.reveal()),
+        timeout=timeout,
+    )
+    envelope = decode(await http.send(request), TokenResponse, PATH_GETTOKEN)
+    raise_for_errcode(envelope, PATH_GETTOKEN, app_secret)
+    if not envelope.access_token:
+        raise ResponseDecodeError(f"{PATH_GETTOKEN}: response has no access_token")
+    return Secret(envelope.access_token), float(envelope.expires_in or 0)
+
+
 class OapiCaller:
-    """Sends one oapi request with a valid token, retrying per policy."""
+    """Sends oapi requests with a valid token, within the quota, retrying per policy."""
 
     def __init__(
-        self, transport: Transport, base_url: str, app_key: str, app_secret: Secret
+        self,
+        http: HttpCore,
+        base_url: str,
+        tokens: TokenRefresher,
+        governor: Governor | None,
+        app_secret: Secret,
     ) -> None:
-        self.transport = transport
-        self.base_url = base_url.rstrip("/")
-        self._app_key = app_key
+        self.http = http
+        self.base_url = base_url
+        self.tokens = tokens
+        self.governor = governor
         self._app_secret = app_secret
-        self.tokens: TokenRefresher | None = None
+        self._urls: dict[str, URL] = {}
 
-    async def fetch_token(self) -> tuple[str, float]:
-        """``GET /gettoken``; the URL carries the secret, so it is only ever logged redacted."""
-        query = urlencode({"appkey": self._app_key, "appsecret": self._app_secret.reveal()})
-        url = f"{self.base_url}{PATH_GETTOKEN}?{query}"
-
-        async def attempt(timeout: float | None) -> TokenResponse:
-            raw = await self.transport.request("GET", url, timeout=timeout)
-            envelope = decode(raw, TokenResponse, PATH_GETTOKEN)
-            raise_for_errcode(envelope, PATH_GETTOKEN)
-            return envelope
-
-        envelope = await self.transport.retrying(attempt)
-        if not envelope.access_token:
-            raise ResponseDecodeError(f"{PATH_GETTOKEN}: response has no access_token")
-        return envelope.access_token, float(envelope.expires_in or 0)
+    def _url(self, path: str) -> URL:
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = URL(self.base_url + path)
+        return url
 
     async def call(
         self,
@@ -65,43 +88,68 @@ class OapiCaller:
         path: str,
         kind: type[E],
         *,
-        body: Body = None,
-        query: dict[str, str] | None = None,
-        headers: dict[str, str] | None = JSON_HEADERS,
+        body: bytes | None = None,
+        content_type: str | None = JSON_CONTENT_TYPE,
+        query: Mapping[str, str] | None = None,
+        recipients: int = 0,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        on_attempt: Callable[[], None] | None = None,
         on_retry: RetryHook | None = None,
     ) -> E:
-        """One API call: returns the decoded envelope of a zero ``errcode``, else raises."""
-        assert self.tokens is not None
-        tokens = self.tokens
-        suffix = "" if not query else "&" + urlencode(query, quote_via=quote)
-        prefix = f"{self.base_url}{path}?access_token="
+        """One API call: the decoded envelope of a zero ``errcode``, else a typed error.
+
+        ``recipients`` is what the call draws from the per-minute recipients budget;
+        ``on_attempt`` runs just before each request is written.
+        """
+        headers = {"Content-Type": content_type} if body is not None and content_type else None
+
+        async def attempt(attempt_timeout: float) -> E:
+            return await self._attempt(method, path, kind, body, headers, query, recipients,
+                                       attempt_timeout, on_attempt)
+
+        async with self.http.call():
+            return await retrying(
+                attempt, retry if retry is not None else self.http.retry,
+                timeout=timeout if timeout is not None else self.http.timeout,
+                on_retry=on_retry,
+            )
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        kind: type[E],
+        body: bytes | None,
+        headers: Mapping[str, str] | None,
+        query: Mapping[str, str] | None,
+        recipients: int,
+        timeout: float,
+        on_attempt: Callable[[], None] | None,
+    ) -> E:
         refreshed = False
-
-        async def attempt(attempt_timeout: float | None) -> E:
-            nonlocal refreshed
-            while True:
-                token = await tokens.get()
-                data = body() if callable(body) else body
-                raw = await self.transport.request(
-                    method,
-                    prefix + token + suffix,
-                    data=data,
-                    headers=headers if data is not None else None,
-                    timeout=attempt_timeout,
-                )
-                envelope = decode(raw, kind, path)
-                try:
-                    raise_for_errcode(envelope, path)
-                except TokenError:
-                    if refreshed:
-                        raise
-                    refreshed = True
-                    await tokens.invalidate(token)
-                    continue
-                return envelope
-
-        return await self.transport.retrying(
-            attempt, retry=retry, on_retry=on_retry, timeout=timeout
-        )
+        while True:
+            if self.governor is not None:
+                await self.governor.acquire(path, recipients)
+            token = await self.tokens.get(timeout)
+            request = Request(
+                method,
+                self._url(path).with_query({"access_token": token.reveal(), **(query or {})}),
+                headers=headers, content=body, timeout=timeout,
+            )
+            if on_attempt is not None:
+                on_attempt()
+            try:
+                envelope = decode(await self.http.send(request), kind, path)
+                raise_for_errcode(envelope, path, token, self._app_secret)
+            except TokenError:
+                if refreshed:
+                    raise
+                refreshed = True
+                await self.tokens.invalidate(token)
+                continue
+            except RateLimitedError as exc:
+                if self.governor is not None:
+                    self.governor.penalize(path, exc)
+                raise
+            return envelope

@@ -212,8 +212,8 @@ class BatchPlanner:
         return batch
 
     def more_needed(self) -> bool:
-        """Dept ids remain, or nothing was planned yet (a plan has at least one batch)."""
-        return self.planned == 0 or self.planned * self.dept_ids_per_call < len(self._dept_ids)
+        """Dept ids remain that no batch took yet."""
+        return self.planned * self.dept_ids_per_call < len(self._dept_ids)
 
 
 def plan_batches(
@@ -230,5 +230,5 @@ def plan_batches(
     size = userids_per_call
     for start in range(0, len(userids), size):
         yield planner.next(userids[start : start + size])
-    while planner.more_needed():
+    while planner.more_needed() or planner.planned == 0:
         yield planner.next(())

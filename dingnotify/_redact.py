@@ -20,6 +20,14 @@ def redact(text: str) -> str:
     return _SECRET_JSON.sub(r"\1***\2", _SECRET_PARAMS.sub(r"\1=***", text))
 
 
+def scrub(text: str, *secrets: Secret | None) -> str:
+    """``text`` with every occurrence of the given secrets masked (a server may echo them)."""
+    for secret in secrets:
+        if secret is not None and secret.reveal() and secret.reveal() in text:
+            text = text.replace(secret.reveal(), "***")
+    return redact(text)
+
+
 class Secret:
     """A string that never shows itself in ``repr``/``str`` (tracebacks, debuggers, logs)."""
 
@@ -29,6 +37,7 @@ class Secret:
         self._value = value
 
     def reveal(self) -> str:
+        """The value itself: pass it straight on, never keep it in a local variable."""
         return self._value
 
     def __repr__(self) -> str:

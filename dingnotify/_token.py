@@ -9,9 +9,11 @@ from typing import Protocol, runtime_checkable
 import anyio
 
 from ._constants import TOKEN_FALLBACK_TTL, TOKEN_REFRESH_MARGIN
+from ._redact import Secret
 
 Clock = Callable[[], float]
-FetchToken = Callable[[], Awaitable[tuple[str, float]]]
+FetchToken = Callable[[float], Awaitable[tuple[Secret, float]]]
+"""Fetches a token within a timeout: returns it and its lifetime in seconds (0: unknown)."""
 
 
 @runtime_checkable
@@ -52,7 +54,8 @@ class TokenRefresher:
     """Hands out a valid token; any number of racing callers cause one fetch.
 
     The hot path is a local check with no await. Refreshes happen ``margin`` seconds before
-    DingTalk's expiry, under a lock, and every caller re-checks after taking the lock.
+    DingTalk's expiry, under a lock, and every caller re-checks after taking the lock. The
+    token is held as a ``Secret`` so no frame or repr ever shows it.
     """
 
     def __init__(
@@ -70,38 +73,36 @@ class TokenRefresher:
         self._store: TokenStore = store if store is not None else MemoryTokenStore(clock)
         self._margin = margin
         self._lock = anyio.Lock()
-        self._token: str | None = None
+        self._token: Secret | None = None
         self._valid_until = 0.0
         self._fetches = 0
         self._failure: Exception | None = None
         self.refreshes = 0
 
-    async def get(self) -> str:
-        """A token valid for at least the refresh margin.
+    async def get(self, timeout: float) -> Secret:
+        """A token valid for at least the refresh margin; ``timeout`` bounds a fetch.
 
         Callers that queued while a fetch failed share its error instead of each retrying
         in turn under the lock (a ``/gettoken`` outage must not serialise every caller).
         """
-        token = self._token
-        if token is not None and self._clock() < self._valid_until:
-            return token
+        if self._token is not None and self._clock() < self._valid_until:
+            return self._token
         fetches = self._fetches
         async with self._lock:
-            token = self._token
-            if token is not None and self._clock() < self._valid_until:
-                return token
+            if self._token is not None and self._clock() < self._valid_until:
+                return self._token
             if self._fetches != fetches and self._failure is not None:
                 raise self._failure.with_traceback(None)
             self._fetches += 1
             try:
-                token = await self._load()
+                fresh = await self._load(timeout)
             except Exception as exc:
                 self._failure = exc
                 raise
             self._failure = None
-            return token
+            return fresh
 
-    async def invalidate(self, stale: str) -> None:
+    async def invalidate(self, stale: Secret) -> None:
         """Forget ``stale`` (rejected by DingTalk) unless a racing caller already replaced it."""
         async with self._lock:
             if self._token == stale:
@@ -109,19 +110,19 @@ class TokenRefresher:
                 self._valid_until = 0.0
                 await self._store.delete(self._key)
 
-    async def _load(self) -> str:
+    async def _load(self, timeout: float) -> Secret:
         stored = await self._store.get(self._key)
         if stored is not None:
             # A shared store does not tell us the TTL left: trust it for one margin.
-            self._token, self._valid_until = stored, self._clock() + self._margin
-            return stored
-        token, expires_in = await self._fetch()
+            self._token, self._valid_until = Secret(stored), self._clock() + self._margin
+            return self._token
+        fetched, expires_in = await self._fetch(timeout)
         lifetime = expires_in if expires_in > 0 else TOKEN_FALLBACK_TTL
         ttl = max(lifetime - self._margin, lifetime / 2)
         self.refreshes += 1
-        await self._store.set(self._key, token, ttl)
-        self._token, self._valid_until = token, self._clock() + ttl
-        return token
+        await self._store.set(self._key, fetched.reveal(), ttl)
+        self._token, self._valid_until = fetched, self._clock() + ttl
+        return fetched
 
     def __repr__(self) -> str:
         return f"TokenRefresher(key={self._key!r}, cached={self._token is not None})"

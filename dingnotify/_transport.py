@@ -1,78 +1,148 @@
-"""The one HTTP layer: pooled aiohttp session, single attempts, and the retry loop.
+"""The transport seam: one request in, one response out, no retries, no redirects.
 
-Both ``DingTalkClient`` and ``TopClient`` send through a ``Transport``; it turns every
-aiohttp failure into a ``TransportError`` whose message holds a redacted URL only.
+``AiohttpTransport`` is the default (one pooled ``aiohttp.ClientSession``); tests hand the
+client any object with the same two methods, such as ``dingnotify.testing.MockTransport``.
+Credentials travel inside ``Request.url``, so a ``Request`` never shows its query in a repr,
+and failures are raised outside the ``except`` block that caught aiohttp's error: the
+chained exception (whose text holds the full URL) is dropped, not merely hidden.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import ssl as ssl_module
-import time
-from collections.abc import Awaitable, Callable, Mapping
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
+import msgspec
+from multidict import CIMultiDict
+from yarl import URL
 
 from ._constants import (
     DEFAULT_DNS_CACHE_TTL,
     DEFAULT_KEEPALIVE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_TIMEOUT,
+    MAX_RESPONSE_BYTES,
 )
 from ._errors import (
     ConnectionFailedError,
-    HTTPStatusError,
     RequestTimeoutError,
     ResponseDecodeError,
     TransportError,
 )
 from ._redact import redact
-from ._retry import RetryPolicy
 
-T = TypeVar("T")
 logger = logging.getLogger("dingnotify")
 
-MAX_RESPONSE_BYTES = 8 * 1024 * 1024
-RetryHook = Callable[[int, BaseException, float], None]
+
+class Request:
+    """One HTTP request as the client built it; its repr and ``str`` redact credentials."""
+
+    __slots__ = ("content", "headers", "method", "timeout", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: URL,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        timeout: float,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.headers: CIMultiDict[str] = CIMultiDict(headers or {})
+        self.content = content
+        self.timeout = timeout
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON, or None when there is none or it is not JSON."""
+        if not self.content:
+            return None
+        try:
+            return msgspec.json.decode(self.content)
+        except msgspec.DecodeError:
+            return None
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with every credential masked: the only form that may be logged."""
+        return redact(str(self.url))
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.safe_url}>"
+
+    __str__ = __repr__
 
 
-class Transport:
-    """Owns (or borrows) one ``aiohttp.ClientSession`` and sends requests through it."""
+class Response:
+    """Status, headers and the whole body of an answer."""
+
+    __slots__ = ("content", "headers", "status")
+
+    def __init__(self, status: int, headers: Mapping[str, str], content: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.content = content
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {len(self.content)} bytes>"
+
+
+@runtime_checkable
+class ResponseLike(Protocol):
+    """What a transport returns: ``dingnotify.testing.MockResponse`` fits too."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+
+
+@runtime_checkable
+class AsyncTransport(Protocol):
+    """Sends one request within ``request.timeout`` seconds, following no redirect.
+
+    May raise ``TimeoutError``, ``OSError`` or a ``TransportError``; any status is returned
+    as a response (the client decides what it means).
+    """
+
+    async def handle(self, request: Request) -> ResponseLike: ...
+
+    async def aclose(self) -> None: ...
+
+
+class AiohttpTransport:
+    """The default transport: one pooled session, created on first use, never redirected.
+
+    An injected ``session`` is used and left open. Redirects are never followed, whatever
+    the session's defaults: a 3xx comes back as a response, which the client refuses.
+    """
 
     def __init__(
         self,
         *,
         session: aiohttp.ClientSession | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT,
         dns_cache_ttl: int = DEFAULT_DNS_CACHE_TTL,
         ssl: bool | ssl_module.SSLContext = True,
-        retry: RetryPolicy | None = None,
     ) -> None:
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
-        if max_connections < 1:
-            raise ValueError("max_connections must be at least 1")
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or (
+            max_connections < 1
+        ):
+            raise ValueError("max_connections must be an int of at least 1")
         self._session = session
         self._owns_session = session is None
-        self._closed = False
-        self.timeout = timeout
-        self._client_timeout = aiohttp.ClientTimeout(total=timeout)
         self._max_connections = max_connections
         self._keepalive_timeout = keepalive_timeout
         self._dns_cache_ttl = dns_cache_ttl
         self._ssl = ssl
-        self.retry = retry if retry is not None else RetryPolicy()
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        """The pooled session, created on first use (it needs a running loop)."""
-        if self._closed:
-            raise RuntimeError("the client is closed")
+        """The pooled session (it needs a running loop, hence created on first use)."""
         if self._session is None:
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections,
@@ -86,147 +156,72 @@ class Transport:
 
     async def aclose(self) -> None:
         """Close the session if this transport created it; idempotent."""
-        self._closed = True
         session, self._session = self._session, None
         if session is not None and self._owns_session and not session.closed:
             await session.close()
 
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        data: Any = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-    ) -> bytes:
-        """One attempt; returns the body of an HTTP 200 answer or raises ``TransportError``."""
-        client_timeout = (
-            self._client_timeout if timeout is None else aiohttp.ClientTimeout(total=timeout)
-        )
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s %s", method, redact(url))
+    async def handle(self, request: Request) -> Response:
+        error = await self._attempt(request)
+        if isinstance(error, Response):
+            return error
+        raise error  # outside the except block: aiohttp's error is not chained
+
+    async def _attempt(self, request: Request) -> Response | TransportError:
+        where = f"{request.method} {request.safe_url}"
         try:
             async with self.session.request(
-                method, url, data=data, headers=headers, timeout=client_timeout
+                request.method, request.url, data=request.content, headers=request.headers,
+                timeout=aiohttp.ClientTimeout(total=request.timeout), allow_redirects=False,
             ) as resp:
-                if resp.status != 200:
-                    raise _status_error(resp, url)
-                return await _read_capped(resp, url)
-        except TransportError:
-            raise
+                content = await _read_capped(resp)
+                if content is None:
+                    return ResponseDecodeError(f"{where}: body exceeds {MAX_RESPONSE_BYTES} bytes")
+                return Response(resp.status, resp.headers, content)
+        except aiohttp.ClientConnectorError as exc:
+            return ConnectionFailedError(f"{where} failed: {type(exc).__name__}",
+                                         maybe_sent=False)
         except TimeoutError:
-            raise RequestTimeoutError(
-                f"{method} {redact(url)} timed out after {client_timeout.total}s"
-            ) from None
+            return RequestTimeoutError(f"{where} timed out after {request.timeout}s")
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-            raise ConnectionFailedError(
-                f"{method} {redact(url)} failed: {type(exc).__name__}"
-            ) from None
+            return ConnectionFailedError(f"{where} failed: {type(exc).__name__}")
         except aiohttp.ClientError as exc:
-            raise TransportError(f"{method} {redact(url)} failed: {type(exc).__name__}") from None
+            return TransportError(f"{where} failed: {type(exc).__name__}")
 
-    async def retrying(
-        self,
-        attempt: Callable[[float | None], Awaitable[T]],
-        *,
-        retry: RetryPolicy | None = None,
-        on_retry: RetryHook | None = None,
-        timeout: float | None = None,
-    ) -> T:
-        """Run ``attempt(timeout)`` until it succeeds or ``retry`` says stop.
-
-        ``attempt`` receives the per-attempt timeout to use (``timeout``, or None for the
-        session default), shortened so that no attempt outlives the policy's deadline.
-        """
-        policy = retry if retry is not None else self.retry
-        per_attempt = timeout if timeout is not None else self.timeout
-        started = time.monotonic()
-        number = 1
-        while True:
-            remaining = _remaining(policy, started)
-            if remaining is not None:
-                limit: float | None = min(remaining, per_attempt)
-            else:
-                limit = timeout
-            try:
-                return await attempt(limit)
-            except Exception as exc:
-                if not policy.should_retry(exc, number):
-                    raise
-                wait = policy.delay(number, exc)
-                remaining = _remaining(policy, started)
-                if remaining is not None and wait >= remaining:
-                    raise
-                if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug("retry %d after %.2fs: %s", number, wait, exc)
-                if on_retry is not None:
-                    on_retry(number, exc, wait)
-                await asyncio.sleep(wait)
-                number += 1
+    def __repr__(self) -> str:
+        return f"AiohttpTransport(max_connections={self._max_connections})"
 
 
-class TransportOwner:
-    """Lifecycle shared by the clients: ``async with`` opens the pool, exit closes it."""
-
-    _transport: Transport
-
-    async def aclose(self) -> None:
-        """Close the pooled session (an injected one is left open)."""
-        await self._transport.aclose()
-
-    async def __aenter__(self) -> Self:
-        _ = self._transport.session
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-
-def _remaining(policy: RetryPolicy, started: float) -> float | None:
-    if policy.deadline is None:
-        return None
-    left = policy.deadline - (time.monotonic() - started)
-    if left <= 0:
-        raise RequestTimeoutError(f"retry deadline of {policy.deadline}s exceeded")
-    return left
-
-
-def _status_error(resp: aiohttp.ClientResponse, url: str) -> HTTPStatusError:
-    retry_after: float | None = None
-    header = resp.headers.get("Retry-After")
-    if header is not None:
-        try:
-            retry_after = max(0.0, float(header))
-        except ValueError:
-            retry_after = None
-    return HTTPStatusError(
-        resp.status,
-        f"{resp.method} {redact(url)} answered HTTP {resp.status}",
-        retry_after=retry_after,
-    )
-
-
-async def _read_capped(resp: aiohttp.ClientResponse, url: str) -> bytes:
-    """Read the body, refusing one larger than any DingTalk answer could be."""
+async def _read_capped(resp: aiohttp.ClientResponse) -> bytes | None:
+    """The body, or None when it is larger than any DingTalk answer could be."""
     length = resp.content_length
     if length is not None:
-        if length > MAX_RESPONSE_BYTES:
-            raise ResponseDecodeError(
-                f"{resp.method} {redact(url)} body of {length} bytes is too large"
-            )
-        return await resp.read()  # the common case: aiohttp's own fast path
+        return None if length > MAX_RESPONSE_BYTES else await resp.read()
     body = await resp.content.read(MAX_RESPONSE_BYTES + 1)
     while len(body) <= MAX_RESPONSE_BYTES and not resp.content.at_eof():
         chunk = await resp.content.read(MAX_RESPONSE_BYTES + 1 - len(body))
         if not chunk:
             break
         body += chunk
-    if len(body) > MAX_RESPONSE_BYTES:
-        raise ResponseDecodeError(f"{resp.method} {redact(url)} body exceeds {MAX_RESPONSE_BYTES}")
-    return body
+    return None if len(body) > MAX_RESPONSE_BYTES else body
+
+
+async def multipart(
+    name: str, filename: str, content: bytes, content_type: str
+) -> tuple[bytes, str]:
+    """A one-file ``multipart/form-data`` body and its Content-Type, encoded by aiohttp."""
+    writer = aiohttp.MultipartWriter("form-data")
+    part = writer.append(content, {"Content-Type": content_type})
+    part.set_content_disposition("form-data", name=name, filename=filename)
+    sink = _Sink()
+    await writer.write(sink)  # type: ignore[arg-type]
+    return bytes(sink.data), writer.content_type
+
+
+class _Sink:
+    """Collects what aiohttp's multipart writer writes, in memory."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    async def write(self, chunk: bytes) -> None:
+        self.data += chunk

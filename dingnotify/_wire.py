@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 import msgspec
 
-from ._errors import ResponseDecodeError
+from ._constants import IP_BAN_SECONDS
+from ._errors import IP_BAN_STATUS, IPBannedError, ResponseDecodeError
 from ._redact import redact
 
 
@@ -53,9 +55,9 @@ StrList = list[str | int] | str | None
 
 
 class ForbiddenItem(msgspec.Struct, kw_only=True):
-    userid: str
-    code: str | int = ""
-    count: int = 0
+    userid: str | int | None = None
+    code: str | int | None = None
+    count: int | None = None
 
 
 class RawSendResult(msgspec.Struct, kw_only=True):
@@ -78,6 +80,13 @@ class MediaResponse(Envelope):
     created_at: int | None = None
 
 
+class DictAnswer(Envelope):
+    """Any endpoint's answer: the envelope fields, and ``data`` with the whole object."""
+
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+_dict_decoder = msgspec.json.Decoder(dict[str, Any])
 E = TypeVar("E", bound=Envelope)
 _decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
 
@@ -90,15 +99,65 @@ def decoder_for(kind: type[E]) -> msgspec.json.Decoder[E]:
     return found
 
 
+class BanPage(msgspec.Struct):
+    """DingTalk's per-IP ban answer: ``{"status":1111,"wait":5,"punish":"deny",...}``."""
+
+    status: int | None = None
+    wait: float | None = None
+    punish: str | None = None
+
+
+_ban_decoder = msgspec.json.Decoder(BanPage, strict=False)
+_BAN_HTML_WAIT = re.compile(rb"(?i)wait\D{0,20}(\d{1,5})")
+
+
+def ban_wait(body: bytes) -> float | None:
+    """Seconds to stay away when ``body`` is the per-IP ban page (JSON or HTML), else None.
+
+    An HTML ban page that names no wait gets DingTalk's documented ban length.
+    """
+    if body[:1] == b"{":
+        try:
+            page = _ban_decoder.decode(body)
+        except msgspec.DecodeError:
+            return None
+        if page.status == IP_BAN_STATUS or page.punish == "deny":
+            return max(0.0, page.wait if page.wait is not None else IP_BAN_SECONDS)
+        return None
+    if b"<" in body[:64] and (b"punish" in body or b"x5sec" in body or b"deny" in body):
+        found = _BAN_HTML_WAIT.search(body)
+        return float(found.group(1)) if found else IP_BAN_SECONDS
+    return None
+
+
 def decode(body: bytes, kind: type[E], where: str) -> E:
-    """Decode ``body`` or raise ``ResponseDecodeError`` naming ``where`` (a path, no secrets)."""
+    """Decode ``body`` or raise ``ResponseDecodeError`` naming ``where`` (a path, no secrets);
+    the per-IP ban page raises ``IPBannedError``."""
+    error = _decode(body, kind, where)
+    if isinstance(error, Exception):
+        raise error  # outside the except block: msgspec's error is not chained
+    return error
+
+
+def _decode(body: bytes, kind: type[E], where: str) -> E | Exception:
     try:
+        if kind is DictAnswer:
+            return _decode_dict(body)  # type: ignore[return-value]
         return decoder_for(kind).decode(body)
     except msgspec.DecodeError as exc:
-        snippet = redact(body[:80].decode("utf-8", "replace"))
-        raise ResponseDecodeError(
-            f"{where}: undecodable response ({exc}); body starts {snippet!r}"
-        ) from None
+        problem = str(exc)
+    wait = ban_wait(body)
+    if wait is not None:
+        return IPBannedError(wait, path=where)
+    snippet = redact(body[:80].decode("utf-8", "replace"))
+    return ResponseDecodeError(
+        f"{where}: undecodable response ({problem}); body starts {snippet!r}")
+
+
+def _decode_dict(body: bytes) -> DictAnswer:
+    data = _dict_decoder.decode(body)
+    answer = msgspec.convert(data, DictAnswer, strict=False)
+    return msgspec.structs.replace(answer, data=data)
 
 
 def split_list(value: StrList) -> list[str]:

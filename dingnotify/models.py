@@ -20,18 +20,27 @@ class SendProgress(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ForbiddenRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """Why DingTalk's flow control dropped a recipient (``code``) and the limit hit (``count``)."""
+    """Why DingTalk's flow control dropped a recipient (``code``) and the limit hit (``count``).
 
-    userid: str
-    code: str
+    Every field may be missing from DingTalk's answer.
+    """
+
+    userid: str | None = None
+    code: str | None = None
     count: int = 0
 
 
 class SendResult(msgspec.Struct, frozen=True, kw_only=True):
-    """``getsendresult`` for one task, or several tasks merged (``SendResult.merge``)."""
+    """``getsendresult`` for one task, or several tasks merged (``SendResult.merge``).
+
+    ``throttled_userids`` were filtered by DingTalk's per-minute flow control: they got
+    nothing, and sending to them again later delivers. ``forbidden_userids`` hit the other
+    rules (same content today, the daily cap) and would be filtered again.
+    """
 
     invalid_userids: list[str] = msgspec.field(default_factory=list)
     forbidden_userids: list[str] = msgspec.field(default_factory=list)
+    throttled_userids: list[str] = msgspec.field(default_factory=list)
     failed_userids: list[str] = msgspec.field(default_factory=list)
     read_userids: list[str] = msgspec.field(default_factory=list)
     unread_userids: list[str] = msgspec.field(default_factory=list)
@@ -49,6 +58,7 @@ class SendResult(msgspec.Struct, frozen=True, kw_only=True):
         return cls(
             invalid_userids=union("invalid_userids"),
             forbidden_userids=union("forbidden_userids"),
+            throttled_userids=union("throttled_userids"),
             failed_userids=union("failed_userids"),
             read_userids=union("read_userids"),
             unread_userids=union("unread_userids"),
@@ -56,11 +66,19 @@ class SendResult(msgspec.Struct, frozen=True, kw_only=True):
             forbidden=union("forbidden"),
         )
 
+    def accounts_for(self, userids: Iterable[str]) -> bool:
+        """Whether every one of ``userids`` appears in some list: the task is settled."""
+        known = set(self.invalid_userids).union(
+            self.forbidden_userids, self.throttled_userids, self.failed_userids,
+            self.read_userids, self.unread_userids)
+        return known.issuperset(userids)
+
     def counts(self) -> dict[str, int]:
         """Sizes of every list, for summaries."""
         return {
             "invalid": len(self.invalid_userids),
             "forbidden": len(self.forbidden_userids),
+            "throttled": len(self.throttled_userids),
             "failed": len(self.failed_userids),
             "read": len(self.read_userids),
             "unread": len(self.unread_userids),

@@ -10,9 +10,10 @@ FAST = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02)
 
 def client_for(emu: Emulator, clock: ManualClock | None = None, *, secret: str | None = None,
                **kw: object) -> DingTalkClient:
-    """Bound to ``emu``; retries fast unless ``retry=`` says otherwise; ``clock`` shared with
+    """Bound to ``emu``; retries fast and sets no client-side quota unless ``retry=`` /
+    ``quota=`` say otherwise; ``clock`` shared with
     the emulator's when token expiry is under test; ``secret`` to present a wrong one."""
-    options: dict[str, object] = {"retry": FAST, **kw}
+    options: dict[str, object] = {"retry": FAST, "quota": None, **kw}
     if clock is not None:
         options["clock"] = clock
     app = emu.app

@@ -7,10 +7,9 @@ from collections.abc import Callable
 
 from .._client import DingTalkClient
 from .._concurrency import for_each
-from .._errors import NotFoundError
-from .._polling import DeliveryTimeoutError
-from .._sendbody import check_userid, unique_dept_ids
-from ..broadcast import BroadcastEvent, batch_count
+from .._errors import DeliveryTimeoutError, NotFoundError
+from .._recipients import batch_count, check_userid, unique_dept_ids
+from ..broadcast import BroadcastEvent
 from ..messages import Message, encode_msg
 from . import _exitcodes as codes
 from ._config import Credentials
@@ -134,8 +133,7 @@ async def cmd_broadcast(args: argparse.Namespace, creds: Credentials) -> int:
         if args.wait and report.task_ids:
             try:
                 result = await client.work_notice.wait(
-                    report.task_ids, poll_interval=args.poll_interval, timeout=args.wait_timeout,
-                    rate=args.rate or None)
+                    report, poll_interval=args.poll_interval, timeout=args.wait_timeout)
                 say(summarize_result(result))
             except DeliveryTimeoutError as exc:
                 say(f"delivery not finished: {exc}", err=True)

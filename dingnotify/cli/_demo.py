@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .._client import DingTalkClient
-from ..broadcast import batch_count
+from .._recipients import batch_count
 from ..messages import Markdown
 from . import _exitcodes as codes
 from ._display import BroadcastProgress, say, summarize_report, summarize_result
@@ -37,8 +37,7 @@ async def cmd_demo(args: argparse.Namespace) -> int:
                     on_event=progress)
             say(summarize_report(report))
             say("waiting for DingTalk to deliver ...")
-            result = await client.work_notice.wait(report.task_ids, poll_interval=0.5,
-                                                   timeout=120, rate=args.rate)
+            result = await client.work_notice.wait(report, poll_interval=0.5, timeout=120)
             say(summarize_result(result))
             delivered = sum(1 for box in emu.inboxes.values() if box)
             say(f"emulator saw {emu.count('/gettoken')} /gettoken call(s), "

@@ -73,7 +73,7 @@ class BroadcastProgress:
         batch = event.batch
         if event.kind in ("sent", "skipped") and batch is not None:
             self.sent += 1
-            self.covered += len(batch.raw_userids)
+            self.covered += len(batch.userids)
         elif event.kind == "failed":
             self.failed += 1
         elif event.kind == "retry":

@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .._constants import MAX_DEPT_IDS_PER_CALL, MAX_USERIDS_PER_CALL
-from ..broadcast import BroadcastEvent, batch_count
+from .._recipients import batch_count
+from ..broadcast import BroadcastEvent
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

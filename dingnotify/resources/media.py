@@ -7,11 +7,11 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
-import aiohttp
-
 from .._constants import MEDIA_TYPES, PATH_MEDIA_UPLOAD
 from .._errors import ResponseDecodeError, ValidationError
 from .._oapi import OapiCaller
+from .._retry import RetryPolicy
+from .._transport import multipart
 from .._wire import MediaResponse
 from ..models import MediaUpload
 
@@ -42,11 +42,12 @@ class Media:
         filename: str | None = None,
         content_type: str | None = None,
         timeout: float | None = None,
+        retry: RetryPolicy | None = None,
     ) -> str:
         """Upload bytes, a file object or a path; returns the ``media_id``."""
         return (await self.upload_detailed(
             data, media_type=media_type, filename=filename, content_type=content_type,
-            timeout=timeout,
+            timeout=timeout, retry=retry,
         )).media_id
 
     async def upload_detailed(
@@ -57,6 +58,7 @@ class Media:
         filename: str | None = None,
         content_type: str | None = None,
         timeout: float | None = None,
+        retry: RetryPolicy | None = None,
     ) -> MediaUpload:
         """Like ``upload``, also returning the type and creation time DingTalk reports."""
         if media_type not in MEDIA_TYPES:
@@ -73,14 +75,11 @@ class Media:
             )
         mime = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
 
-        def form() -> aiohttp.FormData:
-            built = aiohttp.FormData()
-            built.add_field("media", content, filename=name, content_type=mime)
-            return built
-
+        body, content_type_header = await multipart("media", name, content, mime)
         envelope = await self._api.call(
-            "POST", PATH_MEDIA_UPLOAD, MediaResponse,
-            body=form, query={"type": media_type}, headers=None, timeout=timeout,
+            "POST", PATH_MEDIA_UPLOAD, MediaResponse, body=body,
+            content_type=content_type_header, query={"type": media_type}, timeout=timeout,
+            retry=retry,
         )
         if not envelope.media_id:
             raise ResponseDecodeError(f"{PATH_MEDIA_UPLOAD}: response has no media_id")

@@ -7,6 +7,7 @@ import msgspec
 from .._constants import PATH_GET_BY_MOBILE, PATH_GET_BY_MOBILE_V2
 from .._errors import ResponseDecodeError, ValidationError
 from .._oapi import OapiCaller
+from .._retry import RetryPolicy
 from .._wire import MobileResponse, MobileV2Response
 from ..models import MobileLookup
 
@@ -28,14 +29,16 @@ class Users:
     def __init__(self, api: OapiCaller) -> None:
         self._api = api
 
-    async def get_by_mobile(self, mobile: str, *, timeout: float | None = None) -> str:
+    async def get_by_mobile(
+        self, mobile: str, *, timeout: float | None = None, retry: RetryPolicy | None = None
+    ) -> str:
         """The userid of the employee with this mobile (``GET /user/get_by_mobile``).
 
         Raises ``NotFoundError`` (errcode 60121) when nobody in the organisation has it.
         """
         envelope = await self._api.call(
             "GET", PATH_GET_BY_MOBILE, MobileResponse,
-            query={"mobile": check_mobile(mobile)}, timeout=timeout,
+            query={"mobile": check_mobile(mobile)}, timeout=timeout, retry=retry,
         )
         if not envelope.userid:
             raise ResponseDecodeError(f"{PATH_GET_BY_MOBILE}: response has no userid")
@@ -43,7 +46,7 @@ class Users:
 
     async def get_by_mobile_v2(
         self, mobile: str, *, support_exclusive_account_search: bool = False,
-        timeout: float | None = None,
+        timeout: float | None = None, retry: RetryPolicy | None = None,
     ) -> MobileLookup:
         """``POST /topapi/v2/user/getbymobile``, which can also find exclusive accounts."""
         payload: dict[str, object] = {"mobile": check_mobile(mobile)}
@@ -51,7 +54,7 @@ class Users:
             payload["support_exclusive_account_search"] = True
         envelope = await self._api.call(
             "POST", PATH_GET_BY_MOBILE_V2, MobileV2Response,
-            body=msgspec.json.encode(payload), timeout=timeout,
+            body=msgspec.json.encode(payload), timeout=timeout, retry=retry,
         )
         if envelope.result is None:
             raise ResponseDecodeError(f"{PATH_GET_BY_MOBILE_V2}: response has no result")

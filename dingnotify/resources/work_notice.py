@@ -1,8 +1,9 @@
-"""Work notifications (``corpconversation``): send, progress, result, recall, status bar."""
+"""Work notifications (``corpconversation``): send, progress, result, recall, status bar,
+and the fan-outs built on them (broadcast, wait, recall_all)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 import msgspec
 
@@ -17,28 +18,49 @@ from .._constants import (
 )
 from .._errors import ResponseDecodeError, ValidationError
 from .._oapi import OapiCaller
-from .._pacing import AdaptivePacer, call_paced
-from .._polling import recall_tasks, wait_for_tasks
-from .._retry import RetryPolicy
-from .._sendbody import SendBody, check_agent_id, unique_dept_ids, unique_userids
-from .._transport import RetryHook
+from .._quota import Quota
+from .._recipients import (
+    BatchPlanner,
+    UserIds,
+    UserIdStream,
+    check_userids_container,
+    unique_dept_ids,
+    unique_userids,
+)
+from .._retry import RetryHook, RetryPolicy
+from .._sendbody import SendBody, check_agent_id
 from .._wire import Envelope, ProgressResponse, RawSendResult, ResultResponse, SendResponse
 from .._wire import split_list as _split
-from ..broadcast import BroadcastEvent, BroadcastReport, run_broadcast
+from ..broadcast import (
+    AttemptHook,
+    Batch,
+    BroadcastEvent,
+    BroadcastReport,
+    PendingTask,
+    ProgressHook,
+    confirm_tasks,
+    recall_tasks,
+    run_broadcast,
+)
 from ..messages import Message
 from ..models import ForbiddenRecord, SendProgress, SendResult
 
 _encode = msgspec.json.Encoder().encode
+MAX_TASK_ID = 2**63 - 1
 
 
-def _task_id(task_id: object) -> int:
-    if isinstance(task_id, bool) or not isinstance(task_id, int) or task_id <= 0:
+def check_task_id(task_id: object) -> int:
+    """A positive task id that fits DingTalk's Long."""
+    if isinstance(task_id, bool) or not isinstance(task_id, int) or not (
+        0 < task_id <= MAX_TASK_ID
+    ):
         raise ValidationError(f"task_id must be a positive int, got {task_id!r}")
     return task_id
 
 
-def parse_send_result(raw: RawSendResult | None) -> SendResult:
-    """Accept both the live array form and the seed's comma strings."""
+def parse_send_result(raw: RawSendResult | None, flow_control_codes: Collection[str]) -> SendResult:
+    """Accept both the live array form and the seed's comma strings; split flow-controlled
+    recipients (by their ``forbidden_list`` code) from the other forbidden ones."""
     if raw is None:
         return SendResult()
     depts: list[int] = []
@@ -47,26 +69,39 @@ def parse_send_result(raw: RawSendResult | None) -> SendResult:
             depts.append(int(item))
         except ValueError:
             raise ResponseDecodeError(f"invalid_dept_id_list holds {item!r}") from None
+    records = [
+        ForbiddenRecord(userid=None if f.userid is None else str(f.userid),
+                        code=None if f.code is None else str(f.code), count=f.count or 0)
+        for f in raw.forbidden_list or ()
+    ]
+    throttled = {r.userid for r in records if r.code in flow_control_codes and r.userid}
+    forbidden = _split(raw.forbidden_user_id_list)
+    for record in records:  # a record may name a user the plain list left out
+        if record.userid and record.userid not in forbidden:
+            forbidden.append(record.userid)
     return SendResult(
         invalid_userids=_split(raw.invalid_user_id_list),
-        forbidden_userids=_split(raw.forbidden_user_id_list),
+        forbidden_userids=[u for u in forbidden if u not in throttled],
+        throttled_userids=[u for u in forbidden if u in throttled],
         failed_userids=_split(raw.failed_user_id_list),
         read_userids=_split(raw.read_user_id_list),
         unread_userids=_split(raw.unread_user_id_list),
         invalid_dept_ids=depts,
-        forbidden=[
-            ForbiddenRecord(userid=f.userid, code=str(f.code), count=f.count)
-            for f in raw.forbidden_list or ()
-        ],
+        forbidden=records,
     )
 
 
 class WorkNotice:
     """``client.work_notice``."""
 
-    def __init__(self, api: OapiCaller, agent_id: int | None) -> None:
+    def __init__(
+        self, api: OapiCaller, agent_id: int | None, flow_control_codes: Collection[str]
+    ) -> None:
         self._api = api
         self._agent_id = agent_id
+        self._flow_control_codes = frozenset(flow_control_codes)
+        governor = api.governor
+        self._quota = governor.quota if governor is not None else Quota()
 
     def _agent(self, agent_id: int | None) -> int:
         return check_agent_id(agent_id if agent_id is not None else self._agent_id)
@@ -75,7 +110,7 @@ class WorkNotice:
         self,
         message: Message,
         *,
-        userids: Iterable[str] = (),
+        userids: UserIds = (),
         dept_ids: Iterable[int] = (),
         to_all_user: bool = False,
         agent_id: int | None = None,
@@ -84,40 +119,59 @@ class WorkNotice:
     ) -> int:
         """Queue one work notification; returns DingTalk's ``task_id``.
 
-        At most 100 userids and 20 dept ids (after de-duplication); ``broadcast`` takes
-        any number. Acceptance is not delivery: check ``get_result``.
+        At most the quota's ``userids_per_call``/``dept_ids_per_call`` recipients (after
+        de-duplication); ``broadcast`` takes any number. Acceptance is not delivery: check
+        ``get_result``.
         """
         body = SendBody(message, self._agent(agent_id), to_all_user=bool(to_all_user))
-        rendered = body.render(unique_userids(userids), unique_dept_ids(dept_ids))
-        return await self.send_body(rendered, timeout=timeout, retry=retry)
+        users, depts = unique_userids(userids), unique_dept_ids(dept_ids)
+        quota = self._quota
+        if len(users) > quota.userids_per_call or len(depts) > quota.dept_ids_per_call:
+            raise ValidationError(
+                f"one call takes at most {quota.userids_per_call} userids and "
+                f"{quota.dept_ids_per_call} dept ids (got {len(users)} and {len(depts)}); "
+                "use broadcast for more"
+            )
+        return await self._send(body, users, depts, timeout=timeout, retry=retry)
 
-    async def send_body(
+    async def _send(
         self,
-        body: bytes,
+        body: SendBody,
+        userids: tuple[str, ...] | list[str],
+        dept_ids: tuple[int, ...] | list[int],
         *,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        on_attempt: AttemptHook | None = None,
         on_retry: RetryHook | None = None,
     ) -> int:
-        """Send a pre-rendered asyncsend_v2 body (the broadcast hot path)."""
+        rendered = body.render(userids, dept_ids)
         envelope = await self._api.call(
-            "POST", PATH_ASYNCSEND, SendResponse,
-            body=body, timeout=timeout, retry=retry, on_retry=on_retry,
+            "POST", PATH_ASYNCSEND, SendResponse, body=rendered, timeout=timeout, retry=retry,
+            on_attempt=on_attempt, on_retry=on_retry,
+            recipients=self._quota.reservation(len(userids), len(dept_ids), body.to_all_user),
         )
         if envelope.task_id is None:
             raise ResponseDecodeError(f"{PATH_ASYNCSEND}: response has no task_id")
-        return envelope.task_id
+        return check_task_id_answer(envelope.task_id)
+
+    async def _task_call(
+        self, path: str, kind: type[Envelope], payload: dict[str, object],
+        timeout: float | None, retry: RetryPolicy | None,
+    ) -> Envelope:
+        return await self._api.call("POST", path, kind, body=_encode(payload), timeout=timeout,
+                                    retry=retry)
 
     async def get_progress(
         self, task_id: int, *, agent_id: int | None = None, timeout: float | None = None,
-        on_retry: RetryHook | None = None,
+        retry: RetryPolicy | None = None,
     ) -> SendProgress:
         """How far DingTalk has got delivering ``task_id``."""
-        body = _encode({"agent_id": self._agent(agent_id), "task_id": _task_id(task_id)})
-        envelope = await self._api.call(
-            "POST", PATH_PROGRESS, ProgressResponse, body=body, timeout=timeout,
-            on_retry=on_retry,
-        )
+        envelope = await self._task_call(
+            PATH_PROGRESS, ProgressResponse,
+            {"agent_id": self._agent(agent_id), "task_id": check_task_id(task_id)},
+            timeout, retry)
+        assert isinstance(envelope, ProgressResponse)
         if envelope.progress is None:
             raise ResponseDecodeError(f"{PATH_PROGRESS}: response has no progress")
         return SendProgress(
@@ -126,23 +180,25 @@ class WorkNotice:
 
     async def get_result(
         self, task_id: int, *, agent_id: int | None = None, timeout: float | None = None,
-        on_retry: RetryHook | None = None,
+        retry: RetryPolicy | None = None,
     ) -> SendResult:
-        """Who was invalid, forbidden, failed, read and unread for ``task_id``."""
-        body = _encode({"agent_id": self._agent(agent_id), "task_id": _task_id(task_id)})
-        envelope = await self._api.call(
-            "POST", PATH_RESULT, ResultResponse, body=body, timeout=timeout, on_retry=on_retry,
-        )
-        return parse_send_result(envelope.send_result)
+        """Who was invalid, forbidden, throttled, failed, read and unread for ``task_id``."""
+        envelope = await self._task_call(
+            PATH_RESULT, ResultResponse,
+            {"agent_id": self._agent(agent_id), "task_id": check_task_id(task_id)},
+            timeout, retry)
+        assert isinstance(envelope, ResultResponse)
+        return parse_send_result(envelope.send_result, self._flow_control_codes)
 
     async def recall(
         self, task_id: int, *, agent_id: int | None = None, timeout: float | None = None,
-        on_retry: RetryHook | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         """Withdraw a sent notification from every recipient."""
-        body = _encode({"agent_id": self._agent(agent_id), "msg_task_id": _task_id(task_id)})
-        await self._api.call("POST", PATH_RECALL, Envelope, body=body, timeout=timeout,
-                             on_retry=on_retry)
+        await self._task_call(
+            PATH_RECALL, Envelope,
+            {"agent_id": self._agent(agent_id), "msg_task_id": check_task_id(task_id)},
+            timeout, retry)
 
     async def update_status_bar(
         self,
@@ -152,24 +208,24 @@ class WorkNotice:
         status_bg: str | None = None,
         agent_id: int | None = None,
         timeout: float | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         """Change the status bar of an OA message already sent."""
         if not isinstance(status_value, str) or not status_value:
             raise ValidationError("status_value must be a non-empty string")
         payload: dict[str, object] = {
-            "agent_id": self._agent(agent_id), "task_id": _task_id(task_id),
+            "agent_id": self._agent(agent_id), "task_id": check_task_id(task_id),
             "status_value": status_value,
         }
         if status_bg is not None:
             payload["status_bg"] = status_bg
-        await self._api.call("POST", PATH_STATUS_BAR, Envelope, body=_encode(payload),
-                             timeout=timeout)
+        await self._task_call(PATH_STATUS_BAR, Envelope, payload, timeout, retry)
 
     async def broadcast(
         self,
         message: Message,
         *,
-        userids: Iterable[str] | AsyncIterable[str] = (),
+        userids: UserIdStream = (),
         dept_ids: Iterable[int] = (),
         to_all_user: bool = False,
         concurrency: int = DEFAULT_CONCURRENCY,
@@ -181,65 +237,68 @@ class WorkNotice:
         report: BroadcastReport | None = None,
         acknowledged: Mapping[int, int] | None = None,
     ) -> BroadcastReport:
-        """Notify any number of people: batches of 100 userids and 20 dept ids.
+        """Notify any number of people, in batches sized by the client's ``Quota``.
 
-        Recipients are de-duplicated in order; ``userids`` may be a generator or async
-        iterator of any length. At most ``concurrency`` calls are in flight and, with
-        ``rate``, at most that many per second. Every batch ends acknowledged (its
-        ``task_id`` in ``report.task_ids``) or in ``report.failed`` with its error.
-        A list of userids is fully checked before anything is sent; a stream's invalid
-        entries are skipped and listed in ``report.rejected``.
+        Recipients are de-duplicated in order; ``userids`` may be a collection, a generator
+        or an async iterator of any length. At most ``concurrency`` calls are in flight;
+        the quota governor paces them and ``rate`` caps this broadcast further (calls per
+        second). Every batch ends acknowledged (its ``task_id`` in ``report.task_ids``),
+        failed (certainly not sent) or unknown (may have been sent), with its error. A
+        collection is fully checked before anything is sent; a stream's invalid entries
+        are skipped and listed in ``report.rejected``.
         """
         body = SendBody(message, self._agent(agent_id), to_all_user=bool(to_all_user))
-        policy = retry if retry is not None else self._api.transport.retry
-        once = RetryPolicy.none()
+        check_userids_container(userids)
+        depts = unique_dept_ids(dept_ids)
+        if to_all_user and (depts or (isinstance(userids, Collection) and userids)):
+            raise ValidationError("to_all_user sends to everyone: give no userids/dept_ids")
+        if not to_all_user and isinstance(userids, Collection):
+            userids = unique_userids(userids)
+            if not userids and not depts:
+                raise ValidationError("no recipients: give userids or dept_ids")
+        planner = BatchPlanner(depts, userids_per_call=self._quota.userids_per_call,
+                               dept_ids_per_call=self._quota.dept_ids_per_call)
 
-        async def send(userids: Sequence[bytes], dept_ids: Sequence[int]) -> int:
-            return await self.send_body(body.render_raw(userids, dept_ids), retry=once)
+        async def send(batch: Batch, on_attempt: AttemptHook, on_retry: RetryHook) -> int:
+            return await self._send(body, batch.userids, batch.dept_ids, retry=retry,
+                                    on_attempt=on_attempt, on_retry=on_retry)
 
-        if to_all_user:
-            if (isinstance(userids, Sequence) and userids) or list(dept_ids):
-                raise ValidationError("to_all_user sends to everyone: give no userids/dept_ids")
-            return await run_broadcast(
-                send, (), (), concurrency=1, rate=rate, retry=policy, timeout=timeout,
-                on_event=on_event, report=report, acknowledged=acknowledged, allow_empty=True,
-            )
         return await run_broadcast(
-            send, userids, dept_ids, concurrency=concurrency, rate=rate, retry=policy,
-            timeout=timeout, on_event=on_event, report=report, acknowledged=acknowledged,
+            send, userids, depts, planner=planner,
+            concurrency=1 if to_all_user else concurrency, rate=rate, timeout=timeout,
+            on_event=on_event, report=report, acknowledged=acknowledged,
+            at_least_one=bool(to_all_user),
         )
 
     async def wait(
         self,
-        task_ids: Iterable[int],
+        tasks: Iterable[int] | BroadcastReport,
         *,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
-        rate: float | None = None,
         agent_id: int | None = None,
+        on_progress: ProgressHook | None = None,
     ) -> SendResult:
         """Wait until DingTalk has processed every task, then merge their send results.
 
-        Polls share DingTalk's per-API QPS limit: ``rate`` paces them (calls per second);
-        without it pacing starts at the first 90018. Raises ``DeliveryTimeoutError`` (a
-        ``TimeoutError``) listing unfinished tasks.
+        Pass the ``BroadcastReport`` itself to confirm userid-only tasks from one result
+        call each (task ids alone cost a progress poll too). Polls draw on the client's
+        quota like every call. Raises ``DeliveryTimeoutError`` (a ``TimeoutError``)
+        listing unfinished tasks.
         """
         agent = self._agent(agent_id)
-        ids = [_task_id(t) for t in task_ids]
-        polls, fetches = AdaptivePacer(rate), AdaptivePacer(rate)
+        pending = _pending_tasks(tasks)
 
         async def progress(task_id: int) -> SendProgress:
-            return await call_paced(polls, lambda hook: self.get_progress(
-                task_id, agent_id=agent, on_retry=hook))
+            return await self.get_progress(task_id, agent_id=agent)
 
         async def result(task_id: int) -> SendResult:
-            return await call_paced(fetches, lambda hook: self.get_result(
-                task_id, agent_id=agent, on_retry=hook))
+            return await self.get_result(task_id, agent_id=agent)
 
-        return await wait_for_tasks(
-            ids, progress, result, poll_interval=poll_interval, timeout=timeout,
-            concurrency=concurrency,
+        return await confirm_tasks(
+            pending, progress, result, poll_interval=poll_interval, timeout=timeout,
+            concurrency=concurrency, on_progress=on_progress,
         )
 
     async def recall_all(
@@ -247,16 +306,30 @@ class WorkNotice:
         task_ids: Iterable[int],
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
-        rate: float | None = None,
         agent_id: int | None = None,
     ) -> dict[int, Exception]:
         """Recall every task; returns ``{task_id: error}`` for those that could not be."""
         agent = self._agent(agent_id)
-        ids = [_task_id(t) for t in task_ids]
-        pacer = AdaptivePacer(rate)
+        ids = [check_task_id(t) for t in task_ids]
 
         async def recall(task_id: int) -> None:
-            await call_paced(pacer, lambda hook: self.recall(task_id, agent_id=agent,
-                                                             on_retry=hook))
+            await self.recall(task_id, agent_id=agent)
 
         return await recall_tasks(ids, recall, concurrency=concurrency)
+
+
+def check_task_id_answer(task_id: object) -> int:
+    """A task id from DingTalk's answer; anything else is a malformed response."""
+    try:
+        return check_task_id(task_id)
+    except ValidationError:
+        raise ResponseDecodeError(f"{PATH_ASYNCSEND}: answered task_id {task_id!r}") from None
+
+
+def _pending_tasks(tasks: Iterable[int] | BroadcastReport) -> list[PendingTask]:
+    if isinstance(tasks, BroadcastReport):
+        return [
+            PendingTask(b.task_id, b.userids if b.userids and not b.dept_ids else None)
+            for b in tasks.batches if b.task_id is not None
+        ]
+    return [PendingTask(check_task_id(t)) for t in tasks]

@@ -7,8 +7,10 @@ wire bug in the SDK cannot hide behind the same bug here::
         client = DingTalkClient(emu.app.app_key, emu.app.app_secret,
                                 agent_id=emu.app.agent_id, base_url=emu.url)
 
-``pytest_plugins = ["dingnotify.testing.plugin"]`` provides ``dingtalk_emulator`` and
-``dingtalk_client`` fixtures; ``python -m dingnotify.testing`` runs it as a process.
+``MockTransport`` answers the client's requests with a function of yours, for unit tests
+without a server. ``pytest_plugins = ["dingnotify.testing.plugin"]`` provides
+``dingtalk_emulator`` and ``dingtalk_client`` fixtures; ``python -m dingnotify.testing``
+runs it as a process.
 """
 
 from ._app import Emulator
@@ -16,6 +18,7 @@ from ._clock import ManualClock, day_key
 from ._core import CrossdomainMessage, TopMessage
 from ._delivery import ForbiddenRecord, InboxMessage, Task
 from ._faults import Fault, FaultPlan
+from ._mock import MockRequest, MockResponse, MockTransport
 from ._org import App, Dept, Org, User
 from ._ratelimit import RateLimits
 from ._recording import RecordedRequest
@@ -31,6 +34,9 @@ __all__ = [
     "ForbiddenRecord",
     "InboxMessage",
     "ManualClock",
+    "MockRequest",
+    "MockResponse",
+    "MockTransport",
     "Org",
     "RateLimits",
     "RecordedRequest",

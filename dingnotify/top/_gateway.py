@@ -2,7 +2,7 @@
 
 System parameters travel in the query, business parameters in a form-encoded body, as the
 official SDKs send them. Every attempt is signed afresh (new timestamp), through the same
-``Transport`` (pooling, retries, redaction) as ``DingTalkClient``.
+transport, lifecycle and retry engine as ``DingTalkClient``.
 """
 
 from __future__ import annotations
@@ -17,17 +17,20 @@ from urllib.parse import urlencode
 
 import aiohttp
 import msgspec
+from yarl import URL
 
 from .._constants import (
+    DEFAULT_CLOSE_GRACE,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT,
     DEFAULT_TOP_URL,
     FORM_CONTENT_TYPE,
 )
-from .._errors import ResponseDecodeError, TopError, ValidationError
-from .._redact import Secret, redact
-from .._retry import RetryPolicy
-from .._transport import Transport, TransportOwner
+from .._errors import ResponseDecodeError, ValidationError, top_error_for
+from .._http import ClientLifecycle, HttpCore
+from .._redact import Secret, redact, scrub
+from .._retry import RetryPolicy, retrying
+from .._transport import AiohttpTransport, AsyncTransport, Request
 from ._lyservice import LyService
 from ._params import business_params
 from ._signing import SIGN_METHODS, sign
@@ -42,7 +45,9 @@ def top_timestamp(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, GMT8).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def parse_response(raw: bytes, method: str, *, simplify: bool) -> dict[str, Any]:
+def _parse_response(
+    raw: bytes, method: str, *, simplify: bool, secrets: tuple[Secret | None, ...] = ()
+) -> dict[str, Any]:
     """The ``<method>_response`` body, or a ``TopError`` for an ``error_response``."""
     try:
         data = msgspec.json.decode(raw)
@@ -57,10 +62,11 @@ def parse_response(raw: bytes, method: str, *, simplify: bool) -> dict[str, Any]
             code = int(error.get("code", 0))
         except (TypeError, ValueError):
             code = 0
-        raise TopError(
-            code, str(error.get("msg", "")),
+        raise top_error_for(
+            code, scrub(str(error.get("msg", "")), *secrets),
             sub_code=None if error.get("sub_code") is None else str(error["sub_code"]),
-            sub_msg=None if error.get("sub_msg") is None else str(error["sub_msg"]),
+            sub_msg=None if error.get("sub_msg") is None else scrub(str(error["sub_msg"]),
+                                                                     *secrets),
             request_id=error.get("request_id"), method=method,
         )
     key = method.replace(".", "_") + "_response"
@@ -72,8 +78,13 @@ def parse_response(raw: bytes, method: str, *, simplify: bool) -> dict[str, Any]
     raise ResponseDecodeError(f"{method}: response has no {key}")
 
 
-class TopClient(TransportOwner):
-    """Async client for the TOP gateway; ``async with TopClient(key, secret) as top``."""
+class TopClient(ClientLifecycle):
+    """Async client for the TOP gateway; ``async with TopClient(key, secret) as top``.
+
+    ``execute`` calls any TOP method; ``lyservice.send_lippi_message`` wraps
+    ``alibaba.lyservice.lippi.message.send``.
+    Like ``DingTalkClient`` it takes ``transport=`` (e.g. ``dingnotify.testing.MockTransport``).
+    """
 
     def __init__(
         self,
@@ -84,12 +95,14 @@ class TopClient(TransportOwner):
         sign_method: str = "hmac-sha256",
         retry: RetryPolicy | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        transport: AsyncTransport | None = None,
         session: aiohttp.ClientSession | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         ssl: bool | ssl_module.SSLContext = True,
         simplify: bool = False,
         partner_id: str | None = None,
         session_key: str | None = None,
+        close_grace: float = DEFAULT_CLOSE_GRACE,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not isinstance(app_key, str) or not app_key:
@@ -98,6 +111,10 @@ class TopClient(TransportOwner):
             raise ValidationError("app_secret must be a non-empty string")
         if sign_method not in SIGN_METHODS:
             raise ValidationError(f"sign_method must be one of {SIGN_METHODS}")
+        if transport is not None and session is not None:
+            raise ValidationError("give transport= or session=, not both")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise ValidationError("url must be an http(s) URL")
         self.app_key = app_key
         self.url = url
         self.sign_method = sign_method
@@ -106,8 +123,13 @@ class TopClient(TransportOwner):
         self._secret = Secret(app_secret)
         self._session_key = Secret(session_key) if session_key else None
         self._clock = clock
-        self._transport = Transport(session=session, timeout=timeout,
-                                    max_connections=max_connections, ssl=ssl, retry=retry)
+        self._http = HttpCore(
+            transport if transport is not None else AiohttpTransport(
+                session=session, max_connections=max_connections, ssl=ssl),
+            timeout=timeout, retry=retry if retry is not None else RetryPolicy(),
+            close_grace=close_grace,
+        )
+        self._url = URL(url)
         self.lyservice = LyService(self)
 
     def _system_params(self, method: str) -> dict[str, str]:
@@ -135,18 +157,21 @@ class TopClient(TransportOwner):
             raise ValidationError(f"not a TOP method name: {method!r}")
         business = business_params(params)
         body = urlencode(business).encode()
+        per_attempt = timeout if timeout is not None else self._http.timeout
 
-        async def attempt(attempt_timeout: float | None) -> dict[str, Any]:
+        async def attempt(attempt_timeout: float) -> dict[str, Any]:
             system = self._system_params(method)
             system["sign"] = sign({**system, **business}, self._secret.reveal(),
                                   self.sign_method)
-            raw = await self._transport.request(
-                "POST", f"{self.url}?{urlencode(system)}", data=body, headers=FORM_HEADERS,
-                timeout=timeout if timeout is not None else attempt_timeout,
-            )
-            return parse_response(raw, method, simplify=self.simplify)
+            request = Request("POST", self._url.with_query(system), headers=FORM_HEADERS,
+                              content=body, timeout=attempt_timeout)
+            return _parse_response(await self._http.send(request), method,
+                                   simplify=self.simplify,
+                                   secrets=(self._secret, self._session_key))
 
-        return await self._transport.retrying(attempt, retry=retry)
+        async with self._http.call():
+            return await retrying(attempt, retry if retry is not None else self._http.retry,
+                                  timeout=per_attempt)
 
     def __repr__(self) -> str:
         return (f"TopClient(app_key={self.app_key!r}, url={self.url!r}, "

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from .._errors import ResponseDecodeError, TopBusinessError, ValidationError
+from .._retry import RetryPolicy
 
 if TYPE_CHECKING:
     from ._gateway import TopClient
@@ -16,7 +17,9 @@ if TYPE_CHECKING:
 LIPPI_METHOD = "alibaba.lyservice.lippi.message.send"
 
 
-class ContentType(IntEnum):
+class LippiContentType(IntEnum):
+    """``content_type`` of a lippi message."""
+
     TEXT = 1
     IMAGE = 2
     VIDEO = 3
@@ -58,7 +61,7 @@ class LyDingOpenPara(_Dto, frozen=True):
 
 
 class LyOpenMessage(_Dto, frozen=True):
-    """The message; ``content_type`` is a ``ContentType``."""
+    """The message; ``content_type`` is a ``LippiContentType``."""
 
     message_id: str
     content: str
@@ -80,7 +83,7 @@ class LyOpenMessage(_Dto, frozen=True):
             if not isinstance(value, str) or not value.strip():
                 raise ValidationError(f"ly_open_message.{name} is required: a non-empty string")
         try:
-            kind = ContentType(self.content_type)
+            kind = LippiContentType(self.content_type)
         except ValueError:
             raise ValidationError("ly_open_message.content_type must be 1..10") from None
         if isinstance(self.content_type, bool):
@@ -106,20 +109,21 @@ class LippiResult(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class LyService:
-    """``top.lyservice``."""
+    """``top.lyservice``: the lippi customer-service message API."""
 
     def __init__(self, top: TopClient) -> None:
         self._top = top
 
     async def send_lippi_message(
-        self, *, para: LyDingOpenPara, message: LyOpenMessage, timeout: float | None = None
+        self, *, para: LyDingOpenPara, message: LyOpenMessage, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
     ) -> LippiResult:
         """Send; a ``success: false`` answer raises ``TopBusinessError`` with its code."""
         if not isinstance(para, LyDingOpenPara) or not isinstance(message, LyOpenMessage):
             raise ValidationError("para must be a LyDingOpenPara and message a LyOpenMessage")
         body = await self._top.execute(
             LIPPI_METHOD, {"ly_ding_open_para_dto": para, "ly_open_message_dto": message},
-            timeout=timeout)
+            timeout=timeout, retry=retry)
         raw = body.get("result")
         if not isinstance(raw, dict) or not isinstance(raw.get("success"), bool):
             raise ResponseDecodeError(f"{LIPPI_METHOD}: response has no result.success")

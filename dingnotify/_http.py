@@ -1,0 +1,156 @@
+"""The client side of the transport: lifecycle, one event loop, status checks.
+
+Both ``DingTalkClient`` and ``TopClient`` own one ``HttpCore``. It counts calls in flight
+so that ``aclose`` can let them finish (within a grace period) before the pool goes, and
+refuses a call from a second event loop at once instead of hanging on the first loop's
+connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Self
+
+import anyio
+
+from ._constants import DEFAULT_CLOSE_GRACE
+from ._errors import (
+    ClientClosedError,
+    ConnectionFailedError,
+    DingNotifyError,
+    RequestTimeoutError,
+    TransportError,
+    status_error_for,
+)
+from ._retry import RetryPolicy
+from ._transport import AsyncTransport, Request, ResponseLike
+
+logger = logging.getLogger("dingnotify")
+
+
+class HttpCore:
+    """Sends requests through a transport for one client; see the module docstring."""
+
+    def __init__(
+        self,
+        transport: AsyncTransport,
+        *,
+        timeout: float,
+        retry: RetryPolicy,
+        close_grace: float = DEFAULT_CLOSE_GRACE,
+    ) -> None:
+        if not 0 < timeout < float("inf"):
+            raise ValueError("timeout must be a positive, finite number of seconds")
+        if not 0 <= close_grace < float("inf"):
+            raise ValueError("close_grace must be a finite number of seconds >= 0")
+        self.transport = transport
+        self.timeout = timeout
+        self.retry = retry
+        self.close_grace = close_grace
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False
+        self._closed = False
+        self._in_flight = 0
+        self._idle: anyio.Event | None = None
+
+    def _enter(self) -> None:
+        if self._closing:
+            raise ClientClosedError("the client is closed; create a new one")
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise DingNotifyError(
+                "this client belongs to another event loop: create one client per loop"
+            )
+
+    @asynccontextmanager
+    async def call(self) -> AsyncIterator[None]:
+        """Brackets one API call (all of its attempts) so ``aclose`` can wait for it."""
+        self._enter()
+        self._in_flight += 1
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0 and self._idle is not None:
+                self._idle.set()
+
+    async def send(self, request: Request) -> bytes:
+        """One attempt: the body of an HTTP 200 answer, else a typed ``TransportError``."""
+        if self._closed:
+            raise ClientClosedError("the client was closed while this call was retrying")
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s %s", request.method, request.safe_url)
+        outcome = await self._handle(request)
+        if isinstance(outcome, TransportError):
+            raise outcome  # outside any except block: nothing chained, nothing leaked
+        if outcome.status != 200:
+            raise status_error_for(
+                outcome.status,
+                f"{request.method} {request.safe_url} answered HTTP {outcome.status}",
+                retry_after=_retry_after(outcome),
+            )
+        return outcome.content
+
+    async def _handle(self, request: Request) -> ResponseLike | TransportError:
+        where = f"{request.method} {request.safe_url}"
+        try:
+            return await self.transport.handle(request)
+        except TransportError as exc:
+            return exc
+        except TimeoutError:
+            return RequestTimeoutError(f"{where} timed out after {request.timeout}s")
+        except OSError as exc:
+            return ConnectionFailedError(f"{where} failed: {type(exc).__name__}")
+
+    async def aclose(self) -> None:
+        """Refuse new calls, let those in flight finish for up to ``close_grace`` seconds,
+        then close the transport. Idempotent."""
+        self._closing = True
+        if self._in_flight and self._loop is asyncio.get_running_loop():
+            self._idle = anyio.Event()
+            with anyio.move_on_after(self.close_grace):
+                await self._idle.wait()
+        self._closed = True
+        await self.transport.aclose()
+
+
+class ClientLifecycle:
+    """``async with`` support shared by the clients."""
+
+    _http: HttpCore
+
+    async def aclose(self) -> None:
+        """Let calls in flight finish (``close_grace`` seconds at most), then close the pool.
+
+        Calls made afterwards raise ``ClientClosedError``; an injected session stays open.
+        """
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        self._http._enter()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _retry_after(response: ResponseLike) -> float | None:
+    header = response.headers.get("Retry-After")
+    if header is None:
+        return None
+    try:
+        seconds = float(header)
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < float("inf") else None

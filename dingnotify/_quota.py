@@ -1,0 +1,232 @@
+"""DingTalk's documented call quotas, and the governor that keeps one client under them.
+
+Every call of a client takes its slot from one ``Governor`` before it is sent: a web
+request's ``send``, each batch of a broadcast, the polls of ``wait``, a recall. Windows
+slide (no call ever sees more than ``qps`` calls in any one-second span, or
+``calls_per_minute`` in any 60-second span, per API), so the client is safe whether
+DingTalk counts in sliding or in calendar windows. ``asyncsend_v2`` also draws
+recipients from a per-app ``recipients_per_minute`` budget: above it DingTalk still
+answers success but delivers nothing, so this budget is the one that must never slip.
+
+Head-counts of departments and of ``to_all_user`` are unknown to the client. The rule:
+a department reserves ``recipients_per_dept`` recipients (an estimate you can raise), and
+``to_all_user`` reserves the whole minute's budget. What slips through anyway shows up
+as ``SendResult.throttled_userids``, which a second broadcast re-sends.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import anyio
+
+from ._constants import MAX_DEPT_IDS_PER_CALL, MAX_USERIDS_PER_CALL
+from ._errors import IPBannedError, RateLimitedError, ValidationError
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+# Documented ceilings of one asyncsend_v2 call (today's documentation and the official SDK).
+MAX_USERIDS_LIMIT = 5000
+MAX_DEPT_IDS_LIMIT = 500
+# Windows are measured between releases here and between arrivals at DingTalk; the margin
+# absorbs the jitter in between (1 % of a second, half a percent of a minute).
+SECOND_SPAN = 1.01
+MINUTE_SPAN = 60.3
+# How long an API stays closed after each kind of rate-limit answer, in seconds.
+PENALTY_QPS = 1.0          # 90018/90019: the one-second window is full
+PENALTY_MINUTE = 5.0       # 90005/90006: another process drew on the minute's budget
+PENALTY_PLATFORM = 2.0     # 90002: every app together exceeded the API's ceiling
+MINUTE_CODES = frozenset({90005, 90006})
+QPS_CODES = frozenset({90018, 90019})
+
+
+def _positive(name: str, value: float, *, integral: bool = True) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"Quota.{name} must be a number, got {value!r}")
+    if integral and not isinstance(value, int):
+        raise ValidationError(f"Quota.{name} must be an int, got {value!r}")
+    if not 0 < value < math.inf:
+        raise ValidationError(f"Quota.{name} must be positive and finite, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """One app's budgets, per DingTalk API (``qps``, ``calls_per_minute``) and per app
+    (``recipients_per_minute`` of work notifications), plus the size of one send.
+
+    The defaults are the standard edition's; ``professional()`` and ``exclusive()`` raise
+    ``qps`` to 40 and 60. ``userids_per_call``/``dept_ids_per_call`` default to the 100/20
+    of the original API pages; DingTalk now documents up to 5,000/500 per call.
+    """
+
+    qps: float = 20
+    calls_per_minute: int = 1500
+    recipients_per_minute: int = 5000
+    userids_per_call: int = MAX_USERIDS_PER_CALL
+    dept_ids_per_call: int = MAX_DEPT_IDS_PER_CALL
+    recipients_per_dept: int = 100
+
+    def __post_init__(self) -> None:
+        _positive("qps", self.qps, integral=False)
+        for name in ("calls_per_minute", "recipients_per_minute", "userids_per_call",
+                     "dept_ids_per_call", "recipients_per_dept"):
+            _positive(name, getattr(self, name))
+        if self.userids_per_call > MAX_USERIDS_LIMIT:
+            raise ValidationError(f"Quota.userids_per_call is at most {MAX_USERIDS_LIMIT}")
+        if self.dept_ids_per_call > MAX_DEPT_IDS_LIMIT:
+            raise ValidationError(f"Quota.dept_ids_per_call is at most {MAX_DEPT_IDS_LIMIT}")
+        if self.userids_per_call > self.recipients_per_minute:
+            raise ValidationError("Quota.userids_per_call exceeds recipients_per_minute: "
+                                  "such a batch could never be sent")
+
+    @classmethod
+    def standard(cls) -> Quota:
+        """Standard edition: 20 calls per second per API."""
+        return cls(qps=20)
+
+    @classmethod
+    def professional(cls) -> Quota:
+        """Professional edition: 40 calls per second per API."""
+        return cls(qps=40)
+
+    @classmethod
+    def exclusive(cls) -> Quota:
+        """Exclusive edition: 60 calls per second per API."""
+        return cls(qps=60)
+
+    def reservation(self, userids: int, dept_ids: int, to_all_user: bool) -> int:
+        """Recipients one send draws from the per-minute budget (see the module docstring)."""
+        if to_all_user:
+            return self.recipients_per_minute
+        return min(self.recipients_per_minute, userids + dept_ids * self.recipients_per_dept)
+
+
+class _Window:
+    """Weighted events of the last ``span`` seconds, at most ``limit`` in total."""
+
+    __slots__ = ("_events", "_total", "limit", "span")
+
+    def __init__(self, span: float, limit: int) -> None:
+        self.span = span
+        self.limit = limit
+        self._events: deque[tuple[float, int]] = deque()
+        self._total = 0
+
+    def wait_for(self, now: float, weight: int) -> float:
+        """Seconds until ``weight`` more fits (0: now)."""
+        events = self._events
+        while events and events[0][0] <= now - self.span:
+            self._total -= events.popleft()[1]
+        excess = self._total + weight - self.limit
+        if excess <= 0:
+            return 0.0
+        freed = 0
+        for stamp, count in events:
+            freed += count
+            if freed >= excess:
+                return stamp + self.span - now
+        return self.span  # weight alone exceeds the limit: refused by Quota's checks
+
+    def add(self, now: float, weight: int) -> None:
+        self._events.append((now, weight))
+        self._total += weight
+
+
+class _Api:
+    """The windows and penalties of one API."""
+
+    __slots__ = ("closed_until", "lock", "minute", "second")
+
+    def __init__(self, quota: Quota) -> None:
+        self.second = _Window(SECOND_SPAN, max(1, math.floor(quota.qps)))
+        self.minute = _Window(MINUTE_SPAN, quota.calls_per_minute)
+        self.closed_until = 0.0
+        self.lock = anyio.Lock()
+
+
+class Governor:
+    """Hands out call slots within a ``Quota``; one per client, shared by every call."""
+
+    def __init__(
+        self, quota: Quota, *, clock: Clock = time.monotonic, sleep: Sleep = anyio.sleep
+    ) -> None:
+        self.quota = quota
+        self._clock = clock
+        self._sleep = sleep
+        self._apis: dict[str, _Api] = {}
+        self._recipients = _Window(MINUTE_SPAN, quota.recipients_per_minute)
+        self._all_closed_until = 0.0
+        self.waited = 0.0
+
+    def _api(self, api: str) -> _Api:
+        state = self._apis.get(api)
+        if state is None:
+            state = self._apis[api] = _Api(self.quota)
+        return state
+
+    async def acquire(self, api: str, recipients: int = 0) -> None:
+        """Wait for a slot of ``api`` (and ``recipients`` of the per-minute budget).
+
+        Callers of one API are served in arrival order.
+        """
+        state = self._api(api)
+        async with state.lock:
+            while (wait := self._wait(state, recipients)) > 0:
+                self.waited += wait
+                await self._sleep(wait)
+            now = self._clock()
+            state.second.add(now, 1)
+            state.minute.add(now, 1)
+            if recipients:
+                self._recipients.add(now, recipients)
+
+    def _wait(self, state: _Api, recipients: int) -> float:
+        now = self._clock()
+        wait = max(self._all_closed_until - now, state.closed_until - now,
+                   state.second.wait_for(now, 1), state.minute.wait_for(now, 1))
+        if recipients:
+            wait = max(wait, self._recipients.wait_for(now, recipients))
+        return wait
+
+    def penalize(self, api: str, error: RateLimitedError) -> None:
+        """DingTalk refused a call for its limits anyway (another process shares the app):
+        close that API, or every API for a ban, for as long as the answer implies."""
+        now = self._clock()
+        if isinstance(error, IPBannedError):
+            self._all_closed_until = max(self._all_closed_until, now + error.wait)
+            return
+        code = error.effective_code
+        pause = (PENALTY_MINUTE if code in MINUTE_CODES else PENALTY_QPS if code in QPS_CODES
+                 else PENALTY_PLATFORM)
+        state = self._api(api)
+        state.closed_until = max(state.closed_until, now + pause)
+
+    def __repr__(self) -> str:
+        return f"Governor({self.quota!r}, apis={len(self._apis)})"
+
+
+class RateCap:
+    """An extra cap of ``rate`` calls per second for one broadcast (``broadcast(rate=)``)."""
+
+    def __init__(self, rate: float, *, clock: Clock = time.monotonic) -> None:
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not (
+            0 < rate < math.inf
+        ):
+            raise ValidationError(f"rate must be a positive, finite number, got {rate!r}")
+        self._interval = 1.0 / rate
+        self._clock = clock
+        self._next = 0.0
+        self._lock = anyio.Lock()
+
+    async def acquire(self) -> None:
+        """Release callers ``1/rate`` seconds apart, in order."""
+        async with self._lock:
+            wait = self._next - self._clock()
+            if wait > 0:
+                await anyio.sleep(wait)
+            self._next = max(self._next, self._clock()) + self._interval

@@ -1,0 +1,190 @@
+"""The broadcast run loop: bounded concurrency, one outcome per batch, a full account.
+
+It knows nothing of HTTP: it is handed ``send``, which makes one call (retries, quota and
+tokens are the client's business) for one batch and returns DingTalk's task_id. Every
+batch ends acknowledged, failed (certainly not sent) or unknown (may have been sent).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+import anyio
+
+from .._concurrency import first_error
+from .._errors import (
+    BroadcastCancelledError,
+    BroadcastTimeoutError,
+    QuotaExhaustedError,
+    RateLimitedError,
+    ValidationError,
+)
+from .._quota import RateCap
+from .._recipients import BatchPlanner, UserIdStream, batch_count
+from .._retry import RetryHook
+from ._report import Batch, BroadcastEvent, BroadcastReport, EventKind
+from ._source import BatchSource
+
+logger = logging.getLogger("dingnotify.broadcast")
+
+AttemptHook = Callable[[], None]
+SendBatch = Callable[[Batch, AttemptHook, RetryHook], Awaitable[int]]
+"""``send(batch, on_attempt, on_retry)``: one call for one batch, returning its task_id."""
+
+
+@dataclass
+class _Run:
+    send: SendBatch
+    report: BroadcastReport
+    cap: RateCap | None
+    on_event: Callable[[BroadcastEvent], None] | None
+    stop: BaseException | None = None
+    failure: BaseException | None = None
+    in_flight: set[Batch] = field(default_factory=set)
+
+    def emit(self, kind: EventKind, batch: Batch | None, **extra: object) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(BroadcastEvent(kind, self.report, batch, **extra))  # type: ignore[arg-type]
+        except Exception as exc:  # the caller's hook failed: stop taking batches, re-raise later
+            self.failure = self.failure or exc
+
+    async def deliver(self, batch: Batch) -> None:
+        if self.cap is not None:
+            await self.cap.acquire()
+
+        def on_retry(number: int, exc: BaseException, wait: float) -> None:
+            batch.ended(exc)
+            self.report.retries += 1
+            if isinstance(exc, RateLimitedError):
+                self.report.rate_limited += 1
+            self.emit("retry", batch, error=exc, delay=wait)
+
+        self.in_flight.add(batch)
+        try:
+            batch.task_id = await self.send(batch, batch.started, on_retry)
+        except Exception as exc:
+            batch.ended(exc)
+            batch.error = exc
+            if isinstance(exc, RateLimitedError):
+                self.report.rate_limited += 1
+            if isinstance(exc, QuotaExhaustedError):
+                self.stop = self.stop or exc
+            self.emit("failed", batch, error=exc)
+            return
+        finally:
+            self.in_flight.discard(batch)
+        batch.ended(None)
+        self.emit("sent", batch)
+
+    def halted(self) -> bool:
+        return self.stop is not None or self.failure is not None
+
+    async def worker(self, source: BatchSource) -> None:
+        while not self.halted():
+            try:
+                batch = await source.next()
+            except Exception as exc:  # the userid iterable failed: finish what is in flight
+                self.failure = self.failure or exc
+                return
+            if batch is None:
+                return
+            if self.halted():
+                self.close_out(batch)
+                return
+            await self.deliver(batch)
+
+    def close_out(self, batch: Batch) -> None:
+        if self.stop is not None:
+            batch.error = self.stop
+            self.emit("failed", batch, error=self.stop)
+
+
+async def run_broadcast(
+    send: SendBatch,
+    userids: UserIdStream,
+    dept_ids: list[int],
+    *,
+    planner: BatchPlanner,
+    concurrency: int,
+    rate: float | None = None,
+    timeout: float | None = None,
+    on_event: Callable[[BroadcastEvent], None] | None = None,
+    report: BroadcastReport | None = None,
+    acknowledged: Mapping[int, int] | None = None,
+    at_least_one: bool = False,
+) -> BroadcastReport:
+    """Send every batch through ``send`` with at most ``concurrency`` in flight.
+
+    ``acknowledged`` maps batch index -> task_id of batches a previous run already got
+    acknowledged (a resumed journal): those are recorded, not re-sent. Pass ``report`` to
+    keep a handle on progress that survives cancellation. ``at_least_one``: send one batch
+    even with no recipients of its own (``to_all_user``).
+    """
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValidationError("concurrency must be a positive int")
+    if timeout is not None and not 0 < timeout < math.inf:
+        raise ValidationError("timeout must be a positive, finite number of seconds")
+    report = report if report is not None else BroadcastReport()
+    run = _Run(send, report, RateCap(rate) if rate is not None else None, on_event)
+    source = BatchSource(
+        userids, planner, report, acknowledged or {},
+        reject=lambda value: run.emit("rejected", None, value=value),
+        skip=lambda batch: run.emit("skipped", batch),
+        at_least_one=at_least_one,
+    )
+    report.started_at = time.monotonic()
+    workers = min(concurrency, _most_batches(userids, dept_ids, planner))
+    try:
+        with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:
+            async with anyio.create_task_group() as tg:
+                for _ in range(workers):
+                    tg.start_soon(run.worker, source)
+        if scope.cancelled_caught:
+            report.timed_out = True
+            _close_out(report, BroadcastTimeoutError(f"broadcast deadline of {timeout}s passed"))
+        elif run.stop is not None:
+            await _fail_rest(run, source)
+    except BaseException as exc:
+        report.cancelled = True
+        _close_out(report, BroadcastCancelledError("broadcast cancelled"))
+        cause = first_error(exc)
+        if cause is not exc and isinstance(cause, Exception):
+            raise cause from None
+        raise
+    finally:
+        report.finished_at = time.monotonic()
+    report.stopped_by = run.stop
+    report.complete = source.exhausted and run.stop is None and not report.timed_out
+    if run.failure is not None:
+        report.complete = False
+        raise run.failure
+    if report.complete and not report.batches:
+        raise ValidationError("no recipients: the userid iterable was empty or all invalid")
+    return report
+
+
+def _most_batches(userids: UserIdStream, dept_ids: list[int], planner: BatchPlanner) -> int:
+    """The batches to come, when known: no more workers than that are started."""
+    if isinstance(userids, list | tuple | set | frozenset):
+        return batch_count(len(userids), len(dept_ids), userids_per_call=planner.userids_per_call,
+                           dept_ids_per_call=planner.dept_ids_per_call)
+    return 2**31
+
+
+async def _fail_rest(run: _Run, source: BatchSource) -> None:
+    """The monthly quota ran out: every batch not yet sent is failed with that error."""
+    while (batch := await source.next()) is not None:
+        run.close_out(batch)
+
+
+def _close_out(report: BroadcastReport, error: BaseException) -> None:
+    report.complete = False
+    for batch in report.batches:
+        if batch.state == "pending":
+            batch.close_out(error)
