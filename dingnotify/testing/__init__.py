@@ -3,7 +3,7 @@
 It is an independent reading of DingTalk's documentation and never imports the client, so a
 wire bug in the SDK cannot hide behind the same bug here::
 
-    async with Emulator(profile="realistic") as emu:
+    async with Emulator(profile="standard") as emu:
         client = DingTalkClient(emu.app.app_key, emu.app.app_secret,
                                 agent_id=emu.app.agent_id, base_url=emu.url)
 
@@ -12,9 +12,9 @@ wire bug in the SDK cannot hide behind the same bug here::
 """
 
 from ._app import Emulator
-from ._clock import ManualClock, day_key
+from ._clock import ManualClock, day_key, month_key
 from ._core import CrossdomainMessage, TopMessage
-from ._delivery import ForbiddenRecord, InboxMessage, Task
+from ._delivery import FORBID_FLOW_CONTROL, ForbiddenRecord, InboxMessage, Task
 from ._faults import Fault, FaultPlan
 from ._org import App, Dept, Org, User
 from ._ratelimit import RateLimits
@@ -22,6 +22,7 @@ from ._recording import RecordedRequest
 from ._sign import top_sign
 
 __all__ = [
+    "FORBID_FLOW_CONTROL",
     "App",
     "CrossdomainMessage",
     "Dept",
@@ -38,5 +39,6 @@ __all__ = [
     "TopMessage",
     "User",
     "day_key",
+    "month_key",
     "top_sign",
 ]
