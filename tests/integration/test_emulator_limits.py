@@ -18,6 +18,7 @@ import pytest
 
 from dingnotify.testing import (
     FORBID_FLOW_CONTROL,
+    App,
     Emulator,
     ManualClock,
     Org,
@@ -171,14 +172,21 @@ async def test_filtered_recipients_do_not_draw_from_the_budget(
 
 async def test_budget_is_per_app_and_holds_in_lean_mode(
         session: aiohttp.ClientSession, mono: ManualClock) -> None:
-    async with _limited(RateLimits(recipients_per_minute=50), mono, session,
-                                    lean=True) as (emu, wire):
+    org = Org.synthetic(n_users=300, seed=1)
+    org.apps.append(App("dingsecondapp", "second-secret", 2000))
+    limits = RateLimits(recipients_per_minute=50)
+    async with _limited(limits, mono, session, org=org, lean=True) as (emu, wire):
         body = await wire.send(_text("x"), userid_list=_users(1, 80))
         result = (await wire.result(body["task_id"]))["send_result"]
         assert len(result["unread_user_id_list"]) == 50
         assert len(result["forbidden_user_id_list"]) == 30
         assert {r["code"] for r in result["forbidden_list"]} == {"41047"}
         assert emu.undelivered == {"41047": 30}
+        other = await wire.get("/gettoken", appkey="dingsecondapp", appsecret="second-secret")
+        second = await wire.post(SEND, {"agent_id": 2000, "msg": _text("x"),
+                                        "userid_list": _users(1, 50)},
+                                 token=other["access_token"])
+        assert len(emu.tasks[second["task_id"]].delivered) == 50  # its own budget
         await wire.post("/_emulator/reset", {})  # benchmarks: windows start afresh
         assert not emu.undelivered
         body = await wire.send(_text("y"), userid_list=_users(1, 50))
