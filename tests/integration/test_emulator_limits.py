@@ -353,3 +353,15 @@ async def test_top_session_form_shares_limits_with_topapi(
             "errcode"] == 90006
         assert (await wire.result(inner["task_id"]))["errcode"] == 0  # another API's window
     assert [r.path for r in emu.requests].count(RESULT) == 1 and SEND in emu.counts
+
+
+def test_cli_profile_choices() -> None:
+    from dingnotify.testing.__main__ import build_parser
+
+    parser = build_parser()
+    for name in ("standard", "professional", "exclusive", "realistic", "unlimited"):
+        assert parser.parse_args(["--profile", name]).profile == name
+    args = parser.parse_args(["--ban-style", "html", "--idle-timeout", "5"])
+    assert (args.ban_style, args.idle_timeout, args.profile) == ("html", 5.0, "unlimited")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--profile", "warp"])
