@@ -57,9 +57,11 @@ async def test_large_bodies_are_not_retained(session: aiohttp.ClientSession) -> 
     assert grown < 4 * MiB, f"{grown / MiB:.1f} MiB kept after 10 bodies of 8 MiB"
     big = emu.requests[-1]
     assert big.body_size == len(blob) and big.body_truncated
-    assert len(big.body) == 64 * 1024 and big.json is None and big.response["errcode"] == 43009
+    assert len(big.body) == 64 * 1024 and big.json is None
+    assert big.response is not None and big.response["errcode"] == 43009
     normal = emu.requests[1]
-    assert normal.json["msg"] == TEXT and not normal.body_truncated
+    assert normal.json is not None and normal.json["msg"] == TEXT
+    assert not normal.body_truncated
     assert normal.body_size == len(normal.body)
 
 
