@@ -35,6 +35,10 @@ MAX_USERIDS_PER_CALL = 5000
 MAX_DEPT_IDS_PER_CALL = 500
 
 
+_EDITION = {"per_minute": 1500, "recipients_per_minute": 5000, "ip_calls_per_window": 10_000}
+"""What every edition shares; only qps (and standard's monthly quota) differ."""
+
+
 @dataclass(frozen=True, slots=True)
 class RateLimits:
     """Every limit the emulator enforces; ``None`` switches that limit off.
@@ -66,22 +70,16 @@ class RateLimits:
             raise ValueError(f"dept_ids_per_call must be 1..{MAX_DEPT_IDS_PER_CALL}")
 
     @classmethod
-    def edition(cls, qps: float, *, monthly_calls: int | None = None) -> RateLimits:
-        """The limits every edition shares, with its own qps (and monthly quota)."""
-        return cls(qps=qps, per_minute=1500, recipients_per_minute=5000,
-                   monthly_calls=monthly_calls, ip_calls_per_window=10_000)
-
-    @classmethod
     def standard(cls) -> RateLimits:
-        return cls.edition(20, monthly_calls=5000)
+        return cls(qps=20, monthly_calls=5000, **_EDITION)
 
     @classmethod
     def professional(cls) -> RateLimits:
-        return cls.edition(40)
+        return cls(qps=40, **_EDITION)
 
     @classmethod
     def exclusive(cls) -> RateLimits:
-        return cls.edition(60)
+        return cls(qps=60, **_EDITION)
 
     @classmethod
     def realistic(cls) -> RateLimits:
