@@ -11,8 +11,10 @@ server's connections a few times per ``timeout`` and closes:
 * a connection whose request body is incomplete and has not grown for ``timeout``.
 
 A request whose body has fully arrived is never cut, however long its handler takes (the
-``delay`` fault relies on that). The default timeout, 20 s, is above aiohttp's client-side
-15 s keep-alive, so the server never closes a pooled connection a client is about to reuse.
+``delay`` fault relies on that); a body the handler leaves unread longer than the timeout
+stops growing once aiohttp's read buffer is full, and is cut. Clients notice a pooled
+connection closed while idle and open a new one, so the default of 20 s only bounds how long
+stalled clients hold descriptors.
 """
 
 from __future__ import annotations
