@@ -81,8 +81,8 @@ class TopHandlers:
                     params[key] = value
         request_id = self.core.request_ids.next()
         method = params.get("method")
-        if method in self.session:
-            body = self.session.call(str(method), params, request_id)
+        if method is not None and method in self.session:
+            body = self.session.call(method, params, request_id)
         else:
             body = self._gateway(params, request_id)
         if params.get("format", "xml").lower() == "json":
