@@ -3,7 +3,7 @@
 It is an independent reading of DingTalk's documentation and never imports the client, so a
 wire bug in the SDK cannot hide behind the same bug here::
 
-    async with Emulator(profile="realistic") as emu:
+    async with Emulator(profile="standard") as emu:
         client = DingTalkClient(emu.app.app_key, emu.app.app_secret,
                                 agent_id=emu.app.agent_id, base_url=emu.url)
 
@@ -14,9 +14,9 @@ runs it as a process.
 """
 
 from ._app import Emulator
-from ._clock import ManualClock, day_key
+from ._clock import ManualClock, day_key, month_key
 from ._core import CrossdomainMessage, TopMessage
-from ._delivery import ForbiddenRecord, InboxMessage, Task
+from ._delivery import FORBID_FLOW_CONTROL, ForbiddenRecord, InboxMessage, Task
 from ._faults import Fault, FaultPlan
 from ._mock import MockRequest, MockResponse, MockTransport
 from ._org import App, Dept, Org, User
@@ -25,6 +25,7 @@ from ._recording import RecordedRequest
 from ._sign import top_sign
 
 __all__ = [
+    "FORBID_FLOW_CONTROL",
     "App",
     "CrossdomainMessage",
     "Dept",
@@ -44,5 +45,6 @@ __all__ = [
     "TopMessage",
     "User",
     "day_key",
+    "month_key",
     "top_sign",
 ]

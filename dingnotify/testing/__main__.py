@@ -12,6 +12,7 @@ import sys
 from ._app import Emulator
 from ._faults import Fault, FaultPlan
 from ._org import Org
+from ._ratelimit import PROFILES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,7 +22,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8787, help="0 picks a free port")
     parser.add_argument("--users", type=int, default=200, help="synthetic users (u000001..)")
     parser.add_argument("--depts", type=int, default=None, help="departments incl. the root")
-    parser.add_argument("--profile", choices=("realistic", "unlimited"), default="unlimited")
+    parser.add_argument("--profile", choices=tuple(PROFILES), default="unlimited",
+                        help="DingTalk edition limits to enforce (realistic = professional)")
+    parser.add_argument("--idle-timeout", type=float, default=20.0,
+                        help="close idle or half-sent connections after this many seconds")
+    parser.add_argument("--ban-style", choices=("json", "html"), default="json",
+                        help="how the per-IP ban answers")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--progress-seconds", type=float, default=0.0)
     parser.add_argument("--read-ratio", type=float, default=0.0)
@@ -67,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     faults = FaultPlan(seed=args.seed, rules=args.fault) if args.fault else None
     emu = Emulator(org, profile=args.profile, seed=args.seed, lean=args.lean, faults=faults,
                    progress_seconds=args.progress_seconds, read_ratio=args.read_ratio,
-                   host=args.host, port=args.port)
+                   host=args.host, port=args.port, idle_timeout=args.idle_timeout,
+                   ban_style=args.ban_style)
     try:
         emu.run_forever(on_ready=lambda e: print(describe(e), flush=True))
     except KeyboardInterrupt:

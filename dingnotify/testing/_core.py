@@ -17,8 +17,10 @@ from aiohttp import web
 
 from ._clock import Clock
 from ._delivery import Delivery
+from ._ipban import IpGuard
 from ._org import App, Org
-from ._ratelimit import PER_SECOND, RateLimiter
+from ._quota import MONTHLY_EXEMPT, MonthlyQuota
+from ._ratelimit import PER_SECOND, RateLimiter, RateLimits
 from ._state import DEFAULT_MEDIA_LIMITS, MediaStore, TokenStore
 from ._wire import (
     MSG_TOKEN,
@@ -35,6 +37,7 @@ NO_PERMISSION = 60011
 BODY_NOT_JSON = 43009
 QPS_LIMITED = 90018
 MINUTE_LIMITED = 90006
+MONTHLY_LIMITED = 90020
 
 ErrorStyle = Literal["wrapped", "plain"]
 
@@ -67,6 +70,8 @@ class Core:
     media: MediaStore
     delivery: Delivery
     limiter: RateLimiter
+    monthly: MonthlyQuota
+    ip_guard: IpGuard
     request_ids: RequestIds
     lean: bool = False
     error_style: ErrorStyle = "wrapped"
@@ -83,9 +88,25 @@ class Core:
             raise WireError(TOKEN_ERROR, MSG_TOKEN, wrap=True)
         return app
 
-    def throttle(self, key: object) -> None:
-        verdict = self.limiter.check(key)
+    @property
+    def limits(self) -> RateLimits:
+        return self.limiter.limits
+
+    def throttle(self, app_key: str, path: str) -> None:
+        """Monthly quota, then the per-second and per-minute windows of ``path``.
+
+        90020 is answered plainly, like 90018/90006 (no 88 wrapper on ``/topapi``): these
+        are the app's budget, not its token or permissions.
+        """
+        counted = path not in MONTHLY_EXEMPT
+        if counted and not self.monthly.allows(app_key):
+            self.throttled[MONTHLY_LIMITED] += 1
+            raise WireError(MONTHLY_LIMITED, f"当前企业的接口调用量已超过每月限额"
+                            f"({self.monthly.limit}次/月)，请下月再试")
+        verdict = self.limiter.check((app_key, path))
         if verdict is None:
+            if counted:
+                self.monthly.consume(app_key)
             return
         if verdict == PER_SECOND:
             qps = self.limiter.limits.qps
@@ -129,7 +150,7 @@ def topapi_endpoint(core: Core, fn: TopapiFn) -> Handler:
         request_id = core.request_ids.next()
         try:
             app = core.authorize(request)
-            core.throttle((app.app_key, request.path))
+            core.throttle(app.app_key, request.path)
             payload = fn(app, await read_json_body(request))
         except WireError as error:
             payload = core.render(error, request_id)

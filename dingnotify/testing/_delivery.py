@@ -9,28 +9,40 @@ Rules are applied once, when the task is created, in this order per recipient:
 * same content (key-sorted JSON of ``msg``) to the same user on the same GMT+8 day from the
   same app -> forbidden, code ``143105``, count 1 (``duplicates_dropped`` += 1);
 * more than 500 delivered messages per user per day from one app -> forbidden, code
-  ``143106``, count 500.
+  ``143106``, count 500;
+* more recipients than ``RateLimits.recipients_per_minute`` delivered by one app in any
+  sliding 60 s -> the excess is forbidden, code ``41047``, count = the per-minute budget.
+  Only recipients that pass every other rule draw from that budget, and a flow-controlled
+  recipient is not marked as sent, so re-sending it later delivers.
 
-Forbidden codes are this emulator's choice; DingTalk does not publish them. Lean mode keeps
-every rule except same-content de-duplication (its memory grows with every distinct message)
-and skips inboxes. Read state is a pure function of (seed, task, user) so it costs no memory.
+Forbidden codes are this emulator's choice: DingTalk does not publish the per-rule codes.
+41047 is the "messages per minute" code of DingTalk's error table, the nearest published
+name for per-minute flow control. Every forbidden recipient is counted in ``undelivered``
+(by code): the send answered success, yet nobody got the message. Lean mode keeps every rule
+except same-content de-duplication (its memory grows with every distinct message) and the
+daily per-user cap, and skips inboxes. Read state is a pure function of (seed, task, user)
+so it costs no memory.
 """
 
 from __future__ import annotations
 
 import random
 import zlib
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._clock import Clock, day_key
 from ._org import App, Org
+from ._quota import RecipientWindow
 from ._validate import SendRequest
 
 FORBID_DUPLICATE = ("143105", 1)
 FORBID_DAILY_CAP = ("143106", 500)
 FORBID_TO_ALL = ("143107", 3)
+FORBID_FLOW_CONTROL = "41047"
+"""Code of recipients dropped by the recipients-per-minute budget (count = the budget)."""
 DAILY_CAP = 500
 TO_ALL_PER_DAY = 3
 
@@ -120,6 +132,8 @@ class Delivery:
         self.tasks: dict[int, Task] = {}
         self.inboxes: dict[str, list[InboxMessage]] = {}
         self.duplicates_dropped = 0
+        self.flow = RecipientWindow(None)
+        self.undelivered: Counter[str] = Counter()
         self._rng = random.Random(f"task:{seed}")
         self._next_id = self._rng.randint(9_000_000_000, 9_900_000_000)
         self._seen: dict[tuple[str, int, bytes], set[str]] = {}
@@ -139,7 +153,9 @@ class Delivery:
             if self._to_all[key] > TO_ALL_PER_DAY:
                 self._forbid(task, recipients, FORBID_TO_ALL)
                 recipients = []
-        delivered = self._apply_limits(task, recipients, app.app_key, day, req.content_key)
+        delivered = self._apply_limits(task, recipients, app.app_key, day, req.content_key,
+                                       self.flow.available(app.app_key))
+        self.flow.add(app.app_key, len(delivered))
         if self.lean:
             task.userids, task.invalid = Packed(req.userids), Packed(task.invalid)
             task.delivered = Packed(delivered)
@@ -173,10 +189,13 @@ class Delivery:
         return out
 
     def _apply_limits(self, task: Task, recipients: list[str], app_key: str, day: int,
-                      content: bytes) -> list[str]:
+                      content: bytes, budget: int | None) -> list[str]:
         if self.lean:
             # Benchmark mode keeps no per-user counters: that bookkeeping, not the wire
             # format, would make the server the bottleneck of a client benchmark.
+            if budget is not None and len(recipients) > budget:
+                self._forbid(task, recipients[budget:], self._flow_reason())
+                return recipients[:budget]
             return recipients
         daily = self._daily.get((app_key, day))
         if daily is None:
@@ -192,17 +211,23 @@ class Delivery:
             if sent >= DAILY_CAP:
                 self._forbid(task, (uid,), FORBID_DAILY_CAP)
                 continue
+            if budget is not None and len(delivered) >= budget:
+                self._forbid(task, (uid,), self._flow_reason())
+                continue
             daily[uid] = sent + 1
             delivered.append(uid)
         seen.update(delivered)
         return delivered
 
-    @staticmethod
-    def _forbid(task: Task, userids: Iterable[str], reason: tuple[str, int]) -> None:
+    def _flow_reason(self) -> tuple[str, int]:
+        return FORBID_FLOW_CONTROL, self.flow.limit or 0
+
+    def _forbid(self, task: Task, userids: Iterable[str], reason: tuple[str, int]) -> None:
         code, count = reason
-        for uid in userids:
-            task.forbidden.add(uid)
-            task.forbidden_list.append(ForbiddenRecord(code, count, uid))
+        records = [ForbiddenRecord(code, count, uid) for uid in userids]
+        task.forbidden.update(r.userid for r in records)
+        task.forbidden_list.extend(records)
+        self.undelivered[code] += len(records)
 
     def _fill_inboxes(self, task: Task, delivered: list[str], now: float) -> None:
         inboxes = self.inboxes

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ._core import Core, CrossdomainMessage, topapi_endpoint
+from ._core import Core, CrossdomainMessage, TopapiFn, topapi_endpoint
 from ._delivery import Task
 from ._org import App
 from ._validate import as_int, invalid, missing, parse_crossdomain, parse_send
@@ -37,8 +37,17 @@ class NoticeHandlers:
             post("/topapi/dingtalk/impaas/message/crossdomain/send", self.crossdomain),
         ]
 
+    def session_methods(self) -> dict[str, tuple[str, TopapiFn]]:
+        """TOP method names of the calls also served through ``/router/rest`` with a session."""
+        return {f"dingtalk.oapi.message.corpconversation.{name}": (f"{BASE}/{name}", fn)
+                for name, fn in (("asyncsend_v2", self.asyncsend),
+                                 ("getsendprogress", self.progress),
+                                 ("getsendresult", self.result))}
+
     def asyncsend(self, app: App, body: dict[str, Any]) -> dict[str, Any]:
-        request = parse_send(body, self.core.media.known)
+        limits = self.core.limits
+        request = parse_send(body, self.core.media.known, max_userids=limits.userids_per_call,
+                             max_depts=limits.dept_ids_per_call)
         self.core.check_agent(app, request.agent_id)
         task = self.core.delivery.create(app, request)
         return {"errcode": 0, "errmsg": "ok", "task_id": task.task_id}

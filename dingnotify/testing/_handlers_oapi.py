@@ -56,7 +56,7 @@ class OapiHandlers:
     async def get_by_mobile(self, request: web.Request) -> web.StreamResponse:
         try:
             app = self.core.authorize(request)
-            self.core.throttle((app.app_key, request.path))
+            self.core.throttle(app.app_key, request.path)
             userid = self._lookup(request.query.get("mobile"))
         except WireError as error:
             return json_response(self.core.render(error, None))
@@ -85,7 +85,7 @@ class OapiHandlers:
     async def media_upload(self, request: web.Request) -> web.StreamResponse:
         try:
             app = self.core.authorize(request)
-            self.core.throttle((app.app_key, request.path))
+            self.core.throttle(app.app_key, request.path)
             payload = await self._upload(request)
         except WireError as error:
             return json_response(self.core.render(error, None))

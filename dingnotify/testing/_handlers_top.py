@@ -1,5 +1,8 @@
 """The TOP router (``/router/rest``) serving ``alibaba.lyservice.lippi.message.send``.
 
+DingTalk's own methods in session form (``dingtalk.oapi.message.corpconversation.*`` with
+``session=<access_token>``) are handed to ``SessionCalls`` before any of the checks below.
+
 Checks run in this order, each answering an ``error_response`` with HTTP 200: 21 missing
 method, 28/29 missing/invalid app_key, 22 invalid method, 30/31 missing/invalid timestamp
 (``yyyy-MM-dd HH:mm:ss`` GMT+8 or epoch ms, ±10 min of the emulator clock), 32/34 missing/
@@ -22,6 +25,7 @@ from aiohttp import web
 from ._core import Core, TopMessage
 from ._org import App
 from ._sign import SIGN_METHODS, verify
+from ._top_session import SessionCalls
 from ._wire import PAYLOAD_KEY, decode, json_response, top_error
 
 LIPPI = "alibaba.lyservice.lippi.message.send"
@@ -59,8 +63,9 @@ def parse_timestamp(value: str) -> float | None:
 
 
 class TopHandlers:
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, session: SessionCalls) -> None:
         self.core = core
+        self.session = session
         self._data_ids = itertools.count(11_496_248)
 
     def routes(self) -> list[web.RouteDef]:
@@ -75,17 +80,25 @@ class TopHandlers:
                 if isinstance(value, str):
                     params[key] = value
         request_id = self.core.request_ids.next()
-        try:
-            app = self._check_system(params)
-            name, result = self._lippi(app, params)
-            body: dict[str, Any] = {"result": result, "request_id": request_id}
-            if params.get("simplify", "").lower() != "true":
-                body = {f"{name.replace('.', '_')}_response": body}
-        except TopError as error:
-            body = top_error(error.code, error.msg, request_id, error.sub_code, error.sub_msg)
+        method = params.get("method")
+        if method is not None and method in self.session:
+            body = self.session.call(method, params, request_id)
+        else:
+            body = self._gateway(params, request_id)
         if params.get("format", "xml").lower() == "json":
             return json_response(body)
         return _xml_response(body)
+
+    def _gateway(self, params: dict[str, str], request_id: str) -> dict[str, Any]:
+        try:
+            app = self._check_system(params)
+            name, result = self._lippi(app, params)
+        except TopError as error:
+            return top_error(error.code, error.msg, request_id, error.sub_code, error.sub_msg)
+        body: dict[str, Any] = {"result": result, "request_id": request_id}
+        if params.get("simplify", "").lower() == "true":
+            return body
+        return {f"{name.replace('.', '_')}_response": body}
 
     def _check_system(self, params: dict[str, str]) -> App:
         method = params.get("method")
@@ -161,6 +174,8 @@ class TopHandlers:
 def _xml(tag: str, value: Any) -> str:
     if isinstance(value, dict):
         inner = "".join(_xml(k, v) for k, v in value.items())
+    elif isinstance(value, list):
+        inner = "".join(_xml("item", v) for v in value)
     elif isinstance(value, bool):
         inner = "true" if value else "false"
     else:
@@ -169,8 +184,8 @@ def _xml(tag: str, value: Any) -> str:
 
 
 def _xml_response(body: dict[str, Any]) -> web.Response:
-    """TOP's default format; only this module's flat envelopes need rendering."""
-    if "result" in body:  # simplify=true without a wrapper: TOP still needs a root element
+    """TOP's default format (list items as ``<item>``, this emulator's choice)."""
+    if len(body) != 1:  # simplify=true without a wrapper: XML still needs one root element
         body = {"response": body}
     text = '<?xml version="1.0" encoding="utf-8" ?>' + "".join(
         _xml(k, v) for k, v in body.items())

@@ -111,7 +111,9 @@ class SendRequest:
     """Canonical (key-sorted) JSON of ``msg``: what "same content" means."""
 
 
-def parse_send(body: dict[str, Any], media_known: Callable[[str], bool]) -> SendRequest:
+def parse_send(body: dict[str, Any], media_known: Callable[[str], bool], *,
+               max_userids: int = MAX_USERIDS, max_depts: int = MAX_DEPTS) -> SendRequest:
+    """Validate an ``asyncsend_v2`` body; the list caps come from the emulator's limits."""
     agent_id = as_int(body.get("agent_id"), "agent_id")
     userids = as_id_list(body["userid_list"], "userid_list") if "userid_list" in body else []
     dept_ids: list[int] = []
@@ -122,10 +124,10 @@ def parse_send(body: dict[str, Any], media_known: Callable[[str], bool]) -> Send
         dept_ids = [as_int(d, "dept_id_list") for d in raw]
     to_all = body.get("to_all_user")
     to_all_user = False if to_all is None else as_bool(to_all, "to_all_user")
-    if len(userids) > MAX_USERIDS:
-        raise invalid("userid_list", f"at most {MAX_USERIDS} userids, got {len(userids)}")
-    if len(dept_ids) > MAX_DEPTS:
-        raise invalid("dept_id_list", f"at most {MAX_DEPTS} dept ids, got {len(dept_ids)}")
+    if len(userids) > max_userids:
+        raise invalid("userid_list", f"at most {max_userids} userids, got {len(userids)}")
+    if len(dept_ids) > max_depts:
+        raise invalid("dept_id_list", f"at most {max_depts} dept ids, got {len(dept_ids)}")
     if not userids and not dept_ids and not to_all_user:
         raise missing("userid_list, dept_id_list or to_all_user")
     msg = as_object(body.get("msg"), "msg")

@@ -230,7 +230,8 @@ def test_manual_clock_and_realistic_profile_parse() -> None:
     assert clock() == 100.0 and clock.advance(5) == 105.0
     with pytest.raises(ValueError):
         Emulator(profile="warp")
-    assert Emulator(profile="realistic").limits == RateLimits(qps=40, per_minute=1500)
+    assert Emulator(profile="realistic").limits == RateLimits.professional()
+    assert (RateLimits.professional().qps, RateLimits.professional().per_minute) == (40, 1500)
     assert len(Org.synthetic(n_users=0).users) == 0
 
 
