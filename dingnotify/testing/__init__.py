@@ -16,6 +16,7 @@ from ._clock import ManualClock, day_key
 from ._core import CrossdomainMessage, TopMessage
 from ._delivery import ForbiddenRecord, InboxMessage, Task
 from ._faults import Fault, FaultPlan
+from ._handlers_webhook import GroupRobot, webhook_sign
 from ._org import App, Dept, Org, User
 from ._ratelimit import RateLimits
 from ._recording import RecordedRequest
@@ -29,6 +30,7 @@ __all__ = [
     "Fault",
     "FaultPlan",
     "ForbiddenRecord",
+    "GroupRobot",
     "InboxMessage",
     "ManualClock",
     "Org",
@@ -39,4 +41,5 @@ __all__ = [
     "User",
     "day_key",
     "top_sign",
+    "webhook_sign",
 ]

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
+from typing import Any
 
 from aiohttp import web
 
@@ -24,6 +25,7 @@ from ._faults import FaultPlan
 from ._handlers_notice import NoticeHandlers
 from ._handlers_oapi import OapiHandlers
 from ._handlers_top import TopHandlers
+from ._handlers_webhook import GroupRobot, WebhookRobots
 from ._org import App, Org
 from ._ratelimit import Profile, RateLimiter, RateLimits, resolve_profile
 from ._recording import RecordedRequest, Recorder
@@ -84,6 +86,7 @@ class Emulator:
             media_limits={**DEFAULT_MEDIA_LIMITS, **(media_limits or {})},
         )
         self._runner: web.AppRunner | None = None
+        self.webhook_robots = WebhookRobots(self.clock)  # group webhook robots, by token
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -94,6 +97,7 @@ class Emulator:
         core = self._core
         for handlers in (OapiHandlers(core), NoticeHandlers(core), TopHandlers(core)):
             app.add_routes(handlers.routes())
+        app.add_routes(self.webhook_robots.routes())  # group webhook robots
         app.add_routes([web.get("/_emulator/stats", self._stats_handler),
                         web.post("/_emulator/reset", self._reset_handler)])
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
@@ -281,6 +285,22 @@ class Emulator:
         self._recorder.reset()
         self._core.throttled.clear()
         self.faults_injected.clear()
+
+    # -- group webhook robots -------------------------------------------------------------
+
+    def add_webhook_robot(self, token: str, secret: str | None = None,
+                          keywords: tuple[str, ...] = (), ip_allow: set[str] | None = None,
+                          *, limit: int = 20, period: float = 60.0) -> GroupRobot:
+        """A custom robot at ``{url}/robot/send?access_token=<token>``; see ``webhook_url``."""
+        return self.webhook_robots.add(token, secret, keywords, ip_allow,
+                                       limit=limit, period=period)
+
+    def webhook_messages(self, token: str) -> list[dict[str, Any]]:
+        """What the robot's group received, in order, as the JSON bodies that were sent."""
+        return self.webhook_robots.messages(token)
+
+    def webhook_url(self, token: str) -> str:
+        return f"{self.url}/robot/send?access_token={token}"
 
     def __repr__(self) -> str:
         state = self.url if self._runner is not None else "stopped"
