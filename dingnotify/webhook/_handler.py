@@ -106,18 +106,20 @@ class WebhookHandler(logging.Handler):
         robot = self._robot
         try:
             stopping = False
-            while not stopping or self._pending:
-                if not self._pending and not stopping:
+            while True:
+                if not stopping and not self._pending:
                     stopping = self._take(block=True)
+                if stopping and not self._pending and not self._unreported:
+                    break
                 wait = robot.limiter.delay()
-                if self._deadline is not None and \
-                        time.monotonic() + wait > self._deadline:
+                if self._deadline is not None and time.monotonic() + wait > self._deadline:
                     break
                 await asyncio.sleep(wait)  # records pile up meanwhile: one message for all
                 stopping = self._take(block=False) or stopping
                 await self._send_batch(robot)
             self._take(block=False, bound=False)
             self._count_dropped(len(self._pending))
+            self._pending.clear()
         finally:
             await robot.close()
 

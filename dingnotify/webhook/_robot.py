@@ -201,7 +201,10 @@ class WebhookRobot:
         return webhook_error_for(answer.errcode, self._creds.redact(answer.errmsg))
 
     def __repr__(self) -> str:
-        return f"<WebhookRobot {self._creds.endpoint} signed={self._creds.signed}>"
+        creds = getattr(self, "_creds", None)  # also called on a half-built robot
+        if creds is None:
+            return "<WebhookRobot (not configured)>"
+        return f"<WebhookRobot {creds.endpoint} signed={creds.signed}>"
 
 
 def _raise_clean(error: DingNotifyError) -> None:
