@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from dingnotify.testing import Emulator, ManualClock
 from dingnotify.webhook import (
     Markdown,
     SlidingWindowLimiter,
@@ -22,7 +23,6 @@ from dingnotify.webhook import (
     WebhookRejectedError,
     WebhookRobot,
 )
-from dingnotify.testing import Emulator, ManualClock
 from tests.cli_e2e.conftest import ThreadedEmulator
 
 TOKEN = "robotTOKEN0123456789abcdef"
