@@ -27,6 +27,7 @@ DEFAULT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 SEPARATOR = "\n\n"
 RECORD_LIMIT = 4_000  # JSON bytes of one record in a message; longer ones are truncated
 MESSAGE_BUDGET = MAX_BODY_BYTES - 500  # room for the envelope and the dropped notice
+WAKE_INTERVAL = 0.1  # how soon a thread waiting for the window notices close()
 _STOP = object()
 
 
@@ -111,10 +112,8 @@ class WebhookHandler(logging.Handler):
                     stopping = self._take(block=True)
                 if stopping and not self._pending and not self._unreported:
                     break
-                wait = robot.limiter.delay()
-                if self._deadline is not None and time.monotonic() + wait > self._deadline:
+                if not await self._wait_for_window(robot.limiter):
                     break
-                await asyncio.sleep(wait)  # records pile up meanwhile: one message for all
                 stopping = self._take(block=False) or stopping
                 await self._send_batch(robot)
             self._take(block=False, bound=False)
@@ -122,6 +121,17 @@ class WebhookHandler(logging.Handler):
             self._pending.clear()
         finally:
             await robot.close()
+
+    async def _wait_for_window(self, limiter: SlidingWindowLimiter) -> bool:
+        """Wait until the robot may send (records pile up meanwhile: one message for all).
+
+        Sleeps in short slices so ``close()`` is noticed; False if its deadline would pass.
+        """
+        while (wait := limiter.delay()) > 0:
+            if self._deadline is not None and time.monotonic() + wait > self._deadline:
+                return False
+            await asyncio.sleep(min(wait, WAKE_INTERVAL))
+        return True
 
     def _take(self, *, block: bool, bound: bool = True) -> bool:
         """Move queued records to ``_pending``; True once the stop marker was seen."""
