@@ -185,3 +185,55 @@ def test_handler_storm_stays_paced_and_loses_nothing_silently() -> None:
     assert len(seen) + handler.dropped == 10_000
     assert reported == handler.dropped
     assert handler.messages_sent == len(messages)
+
+
+def test_handler_aggregates_never_raises_and_never_logs_through_itself() -> None:
+    with ThreadedEmulator() as emu:
+        group = emu.add_webhook_robot(TOKEN, secret=SECRET)
+        handler = WebhookHandler(emu.webhook_url(TOKEN), SECRET,
+                                 limiter=SlidingWindowLimiter(1, 60.0))
+        errors: list[logging.LogRecord] = []
+        handler.handleError = errors.append  # type: ignore[method-assign]
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.DEBUG)  # the robot's and aiohttp's own records reach us too
+        root.addHandler(handler)
+        try:
+            logging.getLogger("app").error("first")
+            time.sleep(0.3)  # the first record goes alone; the window is then full
+            for i in range(5):
+                logging.getLogger("app").error("burst %d", i)
+            isolated = logging.getLogger("tests.webhook.isolated")
+            isolated.propagate = False  # pytest's own capture handler would raise
+            isolated.addHandler(handler)
+            isolated.error("bad %d format", "x")  # must not raise
+            isolated.removeHandler(handler)
+            logging.getLogger("app").warning("below the handler's level")
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(level)
+            handler.close()
+        messages = [m["text"]["content"] for m in group.messages]
+    assert len(messages) == 1 and "first" in messages[0]
+    assert handler.dropped == 5  # the burst waited for a window that close() did not reach
+    assert len(errors) == 1 and errors[0].msg == "bad %d format"
+
+
+def test_handler_flushes_a_burst_as_one_message_on_close() -> None:
+    with ThreadedEmulator() as emu:
+        group = emu.add_webhook_robot(TOKEN)
+        handler = WebhookHandler(emu.webhook_url(TOKEN), limiter=SlidingWindowLimiter(1, 0.3))
+        logger = logging.getLogger("tests.webhook.flush")
+        logger.propagate = False
+        logger.addHandler(handler)
+        try:
+            for i in range(50):
+                logger.error("record %d", i)
+        finally:
+            logger.removeHandler(handler)
+            handler.close()
+        messages = [m["text"]["content"] for m in group.messages]
+    assert 1 <= len(messages) <= 3
+    joined = "\n".join(messages)
+    assert all(f"record {i}" in joined for i in range(50))
+    assert handler.dropped == 0

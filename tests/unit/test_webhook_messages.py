@@ -108,3 +108,13 @@ async def test_oversize_body_is_refused_unless_split() -> None:
         assert fake.seen == []
         assert await r.send(Text(content="y" * 30_000), split=True) == 2
         assert [len(s.body) <= 20_000 for s in fake.seen] == [True, True]
+
+
+def test_public_names() -> None:
+    import dingnotify.webhook as webhook
+
+    assert set(webhook.__all__) == {n for n in dir(webhook) if not n.startswith("_")} - {
+        "annotations"}
+    contract = {"WebhookRobot", "Text", "Link", "Markdown", "ActionCard", "ActionCardButton",
+                "FeedCard", "FeedCardLink", "WebhookRejectedError", "WebhookHandler"}
+    assert contract <= set(webhook.__all__)
