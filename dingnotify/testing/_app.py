@@ -13,7 +13,6 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any
 
 from aiohttp import web
 
@@ -25,7 +24,7 @@ from ._faults import FaultPlan
 from ._handlers_notice import NoticeHandlers
 from ._handlers_oapi import OapiHandlers
 from ._handlers_top import TopHandlers
-from ._handlers_webhook import GroupRobot, WebhookRobots
+from ._handlers_webhook import WebhookRobots, WebhookRobotsMixin
 from ._org import App, Org
 from ._ratelimit import Profile, RateLimiter, RateLimits, resolve_profile
 from ._recording import RecordedRequest, Recorder
@@ -37,7 +36,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY = 64 * 1024 * 1024
 
 
-class Emulator:
+class Emulator(WebhookRobotsMixin):
     """An offline DingTalk (oapi + TOP gateway) on 127.0.0.1, for tests and benchmarks.
 
     Use ``async with Emulator() as emu:`` and point a client at ``emu.url``; inspect
@@ -285,22 +284,6 @@ class Emulator:
         self._recorder.reset()
         self._core.throttled.clear()
         self.faults_injected.clear()
-
-    # -- group webhook robots -------------------------------------------------------------
-
-    def add_webhook_robot(self, token: str, secret: str | None = None,
-                          keywords: tuple[str, ...] = (), ip_allow: set[str] | None = None,
-                          *, limit: int = 20, period: float = 60.0) -> GroupRobot:
-        """A custom robot at ``{url}/robot/send?access_token=<token>``; see ``webhook_url``."""
-        return self.webhook_robots.add(token, secret, keywords, ip_allow,
-                                       limit=limit, period=period)
-
-    def webhook_messages(self, token: str) -> list[dict[str, Any]]:
-        """What the robot's group received, in order, as the JSON bodies that were sent."""
-        return self.webhook_robots.messages(token)
-
-    def webhook_url(self, token: str) -> str:
-        return f"{self.url}/robot/send?access_token={token}"
 
     def __repr__(self) -> str:
         state = self.url if self._runner is not None else "stopped"

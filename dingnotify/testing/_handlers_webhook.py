@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hmac
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,18 +75,22 @@ class WebhookRobots:
     def add(self, token: str, secret: str | None = None, keywords: Iterable[str] = (),
             ip_allow: Iterable[str] | None = None, *, limit: int = 20,
             period: float = 60.0) -> GroupRobot:
+        """Create (or replace) the robot for ``token``; ``ip_allow=None`` allows any IP."""
         robot = GroupRobot(token, secret, tuple(keywords),
                            None if ip_allow is None else frozenset(ip_allow), limit, period)
         self.robots[token] = robot
         return robot
 
     def messages(self, token: str) -> list[dict[str, Any]]:
+        """The group inbox of the robot for ``token``: accepted bodies, oldest first."""
         return self.robots[token].messages
 
     def routes(self) -> list[web.RouteDef]:
+        """The one route to add to the emulator's application."""
         return [web.post(PATH, self.send)]
 
     async def send(self, request: web.Request) -> web.Response:
+        """``POST /robot/send``: DingTalk answers HTTP 200 with an errcode, even for errors."""
         robot = self.robots.get(request.query.get("access_token", ""))
         if robot is None:
             return json_response({"errcode": 300005, "errmsg": "token is not exist"})
@@ -116,7 +120,32 @@ class WebhookRobots:
         robot.received_at.append(now)
 
 
-def _check_signature(secret: str, query: Any, now: float) -> None:
+class WebhookRobotsMixin:
+    """The ``Emulator`` methods for group robots (kept here so the app module stays small)."""
+
+    webhook_robots: WebhookRobots
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    def add_webhook_robot(self, token: str, secret: str | None = None,
+                          keywords: Iterable[str] = (), ip_allow: Iterable[str] | None = None,
+                          *, limit: int = 20, period: float = 60.0) -> GroupRobot:
+        """A custom group robot; point a client at ``webhook_url(token)``."""
+        return self.webhook_robots.add(token, secret, keywords, ip_allow,
+                                       limit=limit, period=period)
+
+    def webhook_messages(self, token: str) -> list[dict[str, Any]]:
+        """What the robot's group received, in order, as the JSON bodies that were sent."""
+        return self.webhook_robots.messages(token)
+
+    def webhook_url(self, token: str) -> str:
+        """The webhook URL a client should use for the robot with ``token``."""
+        return f"{self.url}/robot/send?access_token={token}"
+
+
+def _check_signature(secret: str, query: Mapping[str, str], now: float) -> None:
     timestamp = query.get("timestamp", "")
     if not timestamp.isdigit() or abs(int(timestamp) - now * 1000) > TIMESTAMP_TOLERANCE_MS:
         raise _Refused(310000, "timestamp invalid")
@@ -186,4 +215,4 @@ def _visible_text(message: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-__all__ = ["GroupRobot", "WebhookRobots", "webhook_sign"]
+__all__ = ["GroupRobot", "WebhookRobots", "WebhookRobotsMixin", "webhook_sign"]

@@ -61,6 +61,7 @@ class Credentials:
 
     @property
     def signed(self) -> bool:
+        """Whether requests carry ``timestamp`` and ``sign``."""
         return self._secret is not None
 
     def url(self, now_ms: int) -> URL:
