@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import anyio
 
@@ -29,9 +30,9 @@ def add_webhook_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p = sub.add_parser("webhook", help="send to a group through a custom robot's webhook")
     p.add_argument("--url", help=f"the robot's webhook URL (default: ${URL_ENV})")
     p.add_argument("--secret", help=f"the robot's signing secret (default: ${SECRET_ENV})")
-    body = p.add_mutually_exclusive_group()
-    body.add_argument("--text", help="a text message")
-    body.add_argument("--markdown", metavar="FILE", help="a markdown message read from FILE")
+    p.error = _one_line_error  # type: ignore[method-assign]
+    p.add_argument("--text", help="a text message")
+    p.add_argument("--markdown", metavar="FILE", help="a markdown message read from FILE")
     p.add_argument("--title", help="title of a --markdown message")
     p.add_argument("--at-mobile", action="append", default=[], metavar="MOBILE",
                    help="mention this mobile number (repeatable)")
@@ -41,7 +42,15 @@ def add_webhook_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--request-timeout", type=float, default=10.0, metavar="S")
 
 
+def _one_line_error(message: str) -> NoReturn:
+    """Bad flags: one line on stderr and exit 2, like every other input error here."""
+    say(f"dingnotify webhook: error: {message}", err=True)
+    raise SystemExit(codes.USAGE)
+
+
 def _message(args: argparse.Namespace) -> WebhookMessage:
+    if args.text is not None and args.markdown is not None:
+        raise InputError("give --text or --markdown, not both")
     if args.text is not None:
         if args.title is not None:
             raise InputError("--title goes with --markdown, not --text")

@@ -141,14 +141,16 @@ def test_cli_webhook_end_to_end(tmp_path: Path) -> None:
         unknown = run_cli(["--url", emu.webhook_url("nope"), "--text", "x"])
         no_title = run_cli(["--markdown", str(report)], **env)
         too_big = run_cli(["--markdown", str(report), "--title", "R"], **env)
+        both = run_cli(["--text", "x", "--markdown", str(report)], **env)
+        bad_flag = run_cli(["--text", "x", "--request-timeout", "soon"], **env)
         messages = list(group.messages)
     assert messages[0] == {"msgtype": "text", "text": {"content": "build 42 failed @13800000001"},
                            "at": {"atMobiles": ["13800000001"]}}
     assert [m["markdown"]["title"] for m in messages[1:]] == ["Report (1/2)", "Report (2/2)"]
     assert (bad.returncode, unknown.returncode) == (3, 3)
     assert "WebhookRejectedError" in bad.stderr and "sign not match" in bad.stderr
-    assert (no_title.returncode, too_big.returncode) == (2, 2)
-    for done in (bad, unknown, no_title, too_big):
+    assert [d.returncode for d in (no_title, too_big, both, bad_flag)] == [2, 2, 2, 2]
+    for done in (bad, unknown, no_title, too_big, both, bad_flag):
         assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
         assert TOKEN not in done.stderr and SECRET not in done.stderr
 
