@@ -97,9 +97,8 @@ class WebhookHandler(logging.Handler):
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
         try:
-            loop.run_until_complete(self._serve())
-        except Exception:  # never into the application; nothing else to tell
-            pass
+            with contextlib.suppress(Exception):  # never into the application
+                loop.run_until_complete(self._serve())
         finally:
             loop.close()
 
@@ -127,11 +126,13 @@ class WebhookHandler(logging.Handler):
 
         Sleeps in short slices so ``close()`` is noticed; False if its deadline would pass.
         """
-        while (wait := limiter.delay()) > 0:
+        while True:
+            wait = limiter.delay()
             if self._deadline is not None and time.monotonic() + wait > self._deadline:
                 return False
+            if wait <= 0:
+                return True
             await asyncio.sleep(min(wait, WAKE_INTERVAL))
-        return True
 
     def _take(self, *, block: bool, bound: bool = True) -> bool:
         """Move queued records to ``_pending``; True once the stop marker was seen."""

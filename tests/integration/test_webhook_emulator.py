@@ -159,11 +159,15 @@ def test_cli_webhook_end_to_end(tmp_path: Path) -> None:
 
 
 def test_handler_storm_stays_paced_and_loses_nothing_silently() -> None:
-    """10,000 records with the minute compressed to 0.5 s (the emulator's window 0.4 s)."""
+    """10,000 records with the minute compressed to 1 s.
+
+    The emulator counts over 0.8 s: the slack absorbs scheduling jitter between the moment
+    the handler's window allowed a send and the moment the request arrived.
+    """
     with ThreadedEmulator() as emu:
-        group = emu.add_webhook_robot(TOKEN, secret=SECRET, limit=20, period=0.4)
+        group = emu.add_webhook_robot(TOKEN, secret=SECRET, limit=20, period=0.8)
         handler = WebhookHandler(emu.webhook_url(TOKEN), SECRET, capacity=500,
-                                 limiter=SlidingWindowLimiter(20, 0.5))
+                                 limiter=SlidingWindowLimiter(20, 1.0))
         logger = logging.getLogger("tests.webhook.storm")
         logger.propagate = False
         logger.addHandler(handler)
@@ -179,7 +183,7 @@ def test_handler_storm_stays_paced_and_loses_nothing_silently() -> None:
         answers = dict(group.answers)
         times = list(group.received_at)
     assert answers == {0: len(messages)}  # no 130101, nothing refused
-    assert all(later - earlier >= 0.4 for earlier, later in zip(times, times[20:], strict=False))
+    assert all(later - earlier >= 0.8 for earlier, later in zip(times, times[20:], strict=False))
     seen = [int(n) for text in messages for n in re.findall(r"storm record (\d+)", text)]
     reported = sum(int(n) for text in messages
                    for n in re.findall(r"\((\d+) more records dropped\)", text))
