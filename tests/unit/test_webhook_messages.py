@@ -118,3 +118,14 @@ def test_public_names() -> None:
     contract = {"WebhookRobot", "Text", "Link", "Markdown", "ActionCard", "ActionCardButton",
                 "FeedCard", "FeedCardLink", "WebhookRejectedError", "WebhookHandler"}
     assert contract <= set(webhook.__all__)
+
+
+async def test_an_injected_session_is_used_and_left_open() -> None:
+    import aiohttp
+
+    async with fake_webhook() as fake, aiohttp.ClientSession() as session:
+        async with WebhookRobot(fake.url, session=session,
+                                limiter=SlidingWindowLimiter()) as r:
+            await r.send(Text(content="x"))
+        assert not session.closed
+        assert len(fake.seen) == 1
