@@ -15,6 +15,7 @@ from ._config import ConfigError, load_credentials
 from ._display import say
 from ._inputs import InputError
 from ._journal import JournalMismatchError
+from ._webhook import add_webhook_parser, run_webhook
 
 
 def _message_flags(p: argparse.ArgumentParser) -> None:
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("emulator", help="serve the DingTalk emulator (see --help there)",
                    add_help=False)
+    add_webhook_parser(sub)
     return parser
 
 
@@ -108,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return cmd_emulator(argv[1:])
     args = build_parser().parse_args(argv)
+    if args.command == "webhook":
+        return run_webhook(args)
     try:
         return anyio.run(_dispatch, args)
     except BaseException as caught:

@@ -19,6 +19,7 @@ from ._core import CrossdomainMessage, TopMessage
 from ._delivery import FORBID_FLOW_CONTROL, ForbiddenRecord, InboxMessage, Task
 from ._faults import Fault, FaultPlan
 from ._mock import MockRequest, MockResponse, MockTransport
+from ._handlers_webhook import GroupRobot, webhook_sign
 from ._org import App, Dept, Org, User
 from ._ratelimit import RateLimits
 from ._recording import RecordedRequest
@@ -33,6 +34,7 @@ __all__ = [
     "Fault",
     "FaultPlan",
     "ForbiddenRecord",
+    "GroupRobot",
     "InboxMessage",
     "ManualClock",
     "MockRequest",
@@ -47,4 +49,5 @@ __all__ = [
     "day_key",
     "month_key",
     "top_sign",
+    "webhook_sign",
 ]

@@ -28,6 +28,7 @@ from ._handlers_notice import NoticeHandlers
 from ._handlers_oapi import OapiHandlers
 from ._handlers_top import TopHandlers
 from ._ipban import BAN_STATUS, BanStyle, IpGuard, ban_response
+from ._handlers_webhook import WebhookRobots, WebhookRobotsMixin
 from ._org import App, Org
 from ._quota import MonthlyQuota, RecipientWindow
 from ._ratelimit import Monotonic, Profile, RateLimiter, RateLimits, resolve_profile
@@ -42,7 +43,7 @@ MAX_BODY = 64 * 1024 * 1024
 ADMIN_PREFIX = "/_emulator/"
 
 
-class Emulator:
+class Emulator(WebhookRobotsMixin):
     """An offline DingTalk (oapi + TOP gateway) on 127.0.0.1, for tests and benchmarks.
 
     Use ``async with Emulator() as emu:`` and point a client at ``emu.url``; inspect
@@ -112,6 +113,7 @@ class Emulator:
         self._install(limits)
         self._runner: web.AppRunner | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self.webhook_robots = WebhookRobots(self.clock)  # group webhook robots, by token
 
     def _install(self, limits: RateLimits) -> None:
         """Every window and quota starts afresh under ``limits``."""
@@ -132,6 +134,7 @@ class Emulator:
         top = TopHandlers(core, SessionCalls(core, notice.session_methods()))
         for handlers in (OapiHandlers(core), notice, top):
             app.add_routes(handlers.routes())
+        app.add_routes(self.webhook_robots.routes())  # group webhook robots
         app.add_routes([web.get(ADMIN_PREFIX + "stats", self._stats_handler),
                         web.post(ADMIN_PREFIX + "reset", self._reset_handler)])
         runner = web.AppRunner(app, access_log=None, handle_signals=False,

@@ -1,0 +1,98 @@
+"""``dingnotify webhook``: one message to a group through a custom robot's webhook.
+
+The URL and secret may come from ``DINGTALK_WEBHOOK_URL`` / ``DINGTALK_WEBHOOK_SECRET``,
+which keeps them out of shell history and the process list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import NoReturn
+
+import anyio
+
+from .._errors import DingNotifyError, ValidationError
+from ..webhook import Markdown, Text, WebhookRejectedError, WebhookRobot
+from ..webhook._errors import WebhookTokenNotFoundError
+from ..webhook._messages import WebhookMessage
+from . import _exitcodes as codes
+from ._display import say
+from ._inputs import InputError
+
+URL_ENV = "DINGTALK_WEBHOOK_URL"
+SECRET_ENV = "DINGTALK_WEBHOOK_SECRET"
+
+
+def add_webhook_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``webhook`` subcommand on the main parser."""
+    p = sub.add_parser("webhook", help="send to a group through a custom robot's webhook")
+    p.add_argument("--url", help=f"the robot's webhook URL (default: ${URL_ENV})")
+    p.add_argument("--secret", help=f"the robot's signing secret (default: ${SECRET_ENV})")
+    p.error = _one_line_error  # type: ignore[method-assign]
+    p.add_argument("--text", help="a text message")
+    p.add_argument("--markdown", metavar="FILE", help="a markdown message read from FILE")
+    p.add_argument("--title", help="title of a --markdown message")
+    p.add_argument("--at-mobile", action="append", default=[], metavar="MOBILE",
+                   help="mention this mobile number (repeatable)")
+    p.add_argument("--at-all", action="store_true", help="mention everyone in the group")
+    p.add_argument("--split", action="store_true",
+                   help="send a message over 20,000 bytes as numbered parts")
+    p.add_argument("--request-timeout", type=float, default=10.0, metavar="S")
+
+
+def _one_line_error(message: str) -> NoReturn:
+    """Bad flags: one line on stderr and exit 2, like every other input error here."""
+    say(f"dingnotify webhook: error: {message}", err=True)
+    raise SystemExit(codes.USAGE)
+
+
+def _message(args: argparse.Namespace) -> WebhookMessage:
+    if args.text is not None and args.markdown is not None:
+        raise InputError("give --text or --markdown, not both")
+    if args.text is not None:
+        if args.title is not None:
+            raise InputError("--title goes with --markdown, not --text")
+        return Text(content=args.text)
+    if args.markdown is None:
+        raise InputError("give --text or --markdown FILE")
+    if not args.title:
+        raise InputError("--markdown needs --title")
+    try:
+        text = Path(args.markdown).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {args.markdown}: {exc.__class__.__name__}") from None
+    return Markdown(title=args.title, text=text)
+
+
+async def _send(args: argparse.Namespace, message: WebhookMessage) -> int:
+    url = args.url or os.environ.get(URL_ENV, "")
+    secret = args.secret or os.environ.get(SECRET_ENV) or None
+    if not url:
+        raise InputError(f"no webhook URL: pass --url or set {URL_ENV}")
+    robot = WebhookRobot(url, secret, timeout=args.request_timeout)
+    del url, secret
+    async with robot:
+        return await robot.send(message, at_mobiles=args.at_mobile, at_all=args.at_all,
+                                split=args.split)
+
+
+def run_webhook(args: argparse.Namespace) -> int:
+    """Run the subcommand; returns an exit code and prints one line on failure."""
+    try:
+        sent = anyio.run(_send, args, _message(args))
+    except (InputError, ValidationError) as exc:
+        say(f"dingnotify: error: {exc}", err=True)
+        return codes.USAGE
+    except (WebhookRejectedError, WebhookTokenNotFoundError) as exc:
+        say(f"dingnotify: credentials: {type(exc).__name__}: {exc}", err=True)
+        return codes.CREDENTIALS
+    except DingNotifyError as exc:
+        say(f"dingnotify: {type(exc).__name__}: {exc}", err=True)
+        return codes.API_ERROR
+    except KeyboardInterrupt:
+        say("dingnotify: interrupted", err=True)
+        return codes.INTERRUPTED
+    say(f"sent {sent} message{'s' if sent != 1 else ''}")
+    return codes.OK

@@ -1,0 +1,44 @@
+"""Group webhook robots: signed, paced under 20 a minute, long messages split, and logging.
+
+::
+
+    async with WebhookRobot(url, secret="SEC...") as robot:
+        await robot.send(Markdown(title="Deploy", text="### v1.2 is live"))
+
+``WebhookHandler`` sends log records to the same kind of robot from a background thread.
+"""
+
+from ._errors import (
+    WebhookBodyTooLargeError,
+    WebhookMessageTooLargeError,
+    WebhookParameterError,
+    WebhookRateLimitedError,
+    WebhookRejectedError,
+    WebhookTokenNotFoundError,
+)
+from ._handler import WebhookHandler
+from ._messages import ActionCard, ActionCardButton, FeedCard, FeedCardLink, Link, Markdown, Text
+from ._pacing import SlidingWindowLimiter
+from ._robot import MAX_BODY_BYTES, WebhookRobot
+from ._signing import sign
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "ActionCard",
+    "ActionCardButton",
+    "FeedCard",
+    "FeedCardLink",
+    "Link",
+    "Markdown",
+    "SlidingWindowLimiter",
+    "Text",
+    "WebhookBodyTooLargeError",
+    "WebhookHandler",
+    "WebhookMessageTooLargeError",
+    "WebhookParameterError",
+    "WebhookRateLimitedError",
+    "WebhookRejectedError",
+    "WebhookRobot",
+    "WebhookTokenNotFoundError",
+    "sign",
+]

@@ -1,0 +1,131 @@
+"""Exact wire bodies for every webhook message type, mentions, and refusals before sending."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dingnotify import ValidationError
+from dingnotify.webhook import (
+    ActionCard,
+    ActionCardButton,
+    FeedCard,
+    FeedCardLink,
+    Link,
+    Markdown,
+    Text,
+    WebhookMessageTooLargeError,
+    WebhookRobot,
+)
+from dingnotify.webhook._pacing import SlidingWindowLimiter
+from tests.unit.webhook_fake import FakeTime, fake_webhook
+
+URL = "https://oapi.example/robot/send?access_token=tok"
+
+
+def robot() -> WebhookRobot:
+    return WebhookRobot(URL, limiter=SlidingWindowLimiter())
+
+
+def body(message: object, **kw: object) -> object:
+    [raw] = robot().prepare(message, **kw)  # type: ignore[arg-type]
+    return json.loads(raw)
+
+
+def test_text_with_mentions_appends_missing_mobiles_and_omits_empty_lists() -> None:
+    got = body(Text(content="disk full @13800000001"),
+               at_mobiles=["13800000001", "13900000002"])
+    assert got == {"msgtype": "text",
+                   "text": {"content": "disk full @13800000001 @13900000002"},
+                   "at": {"atMobiles": ["13800000001", "13900000002"]}}
+    assert body(Text(content="hi")) == {"msgtype": "text", "text": {"content": "hi"}}
+    assert body(Text(content="hi"), at_all=True) == {
+        "msgtype": "text", "text": {"content": "hi"}, "at": {"isAtAll": True}}
+
+
+def test_markdown_with_userids() -> None:
+    assert body(Markdown(title="Deploy", text="### v1.2"), at_userids=["u1"]) == {
+        "msgtype": "markdown", "markdown": {"title": "Deploy", "text": "### v1.2"},
+        "at": {"atUserIds": ["u1"]}}
+
+
+def test_link() -> None:
+    assert body(Link(title="t", text="x", message_url="https://m", pic_url="https://p")) == {
+        "msgtype": "link",
+        "link": {"title": "t", "text": "x", "messageUrl": "https://m", "picUrl": "https://p"}}
+    assert body(Link(title="t", text="x", message_url="https://m")) == {
+        "msgtype": "link", "link": {"title": "t", "text": "x", "messageUrl": "https://m"}}
+
+
+def test_action_cards() -> None:
+    single = ActionCard(title="t", text="x", single_title="Open", single_url="https://s")
+    assert body(single) == {"msgtype": "actionCard", "actionCard": {
+        "title": "t", "text": "x", "singleTitle": "Open", "singleURL": "https://s"}}
+    multi = ActionCard(title="t", text="x", btn_orientation="1", btns=(
+        ActionCardButton(title="A", action_url="https://a"),
+        ActionCardButton(title="B", action_url="https://b")))
+    assert body(multi) == {"msgtype": "actionCard", "actionCard": {
+        "title": "t", "text": "x", "btnOrientation": "1",
+        "btns": [{"title": "A", "actionURL": "https://a"},
+                 {"title": "B", "actionURL": "https://b"}]}}
+
+
+def test_feed_card() -> None:
+    card = FeedCard(links=(FeedCardLink(title="a", message_url="https://m", pic_url="https://p"),))
+    assert body(card) == {"msgtype": "feedCard", "feedCard": {
+        "links": [{"title": "a", "messageURL": "https://m", "picURL": "https://p"}]}}
+
+
+def test_bad_cards_are_refused_at_construction() -> None:
+    with pytest.raises(ValidationError):
+        ActionCard(title="t", text="x")
+    with pytest.raises(ValidationError):
+        ActionCard(title="t", text="x", single_title="only title")
+    with pytest.raises(ValidationError):
+        FeedCard(links=())
+
+
+async def test_mentions_outside_text_and_markdown_send_nothing() -> None:
+    async with fake_webhook() as fake, WebhookRobot(fake.url, limiter=SlidingWindowLimiter()) as r:
+        link = Link(title="t", text="x", message_url="https://m")
+        for kw in ({"at_mobiles": ["1"]}, {"at_userids": ["u"]}, {"at_all": True}):
+            with pytest.raises(ValidationError):
+                await r.send(link, **kw)  # type: ignore[arg-type]
+        assert fake.seen == []
+
+
+async def test_oversize_body_is_refused_unless_split() -> None:
+    clock = FakeTime()
+    limiter = SlidingWindowLimiter(clock=clock, sleep=clock.sleep)
+    async with fake_webhook() as fake, WebhookRobot(fake.url, limiter=limiter) as r:
+        with pytest.raises(WebhookMessageTooLargeError) as caught:
+            await r.send(Text(content="x" * 20_001))
+        assert isinstance(caught.value, ValidationError)
+        card = ActionCard(title="t", text="x" * 20_001, single_title="a", single_url="u")
+        with pytest.raises(WebhookMessageTooLargeError):
+            await r.send(card, split=True)
+        assert fake.seen == []
+        assert await r.send(Text(content="y" * 30_000), split=True) == 2
+        assert [len(s.body) <= 20_000 for s in fake.seen] == [True, True]
+
+
+def test_public_names() -> None:
+    import dingnotify.webhook as webhook
+
+    assert set(webhook.__all__) == {n for n in dir(webhook) if not n.startswith("_")} - {
+        "annotations"}
+    contract = {"WebhookRobot", "Text", "Link", "Markdown", "ActionCard", "ActionCardButton",
+                "FeedCard", "FeedCardLink", "WebhookRejectedError", "WebhookHandler"}
+    assert contract <= set(webhook.__all__)
+
+
+async def test_an_injected_session_is_used_and_left_open() -> None:
+    import aiohttp
+
+    async with fake_webhook() as fake, aiohttp.ClientSession() as session:
+        async with WebhookRobot(fake.url, session=session,
+                                limiter=SlidingWindowLimiter()) as r:
+            await r.send(Text(content="x"))
+        assert not session.closed
+        assert len(fake.seen) == 1
