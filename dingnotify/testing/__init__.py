@@ -19,6 +19,7 @@ from ._faults import Fault, FaultPlan
 from ._org import App, Dept, Org, User
 from ._ratelimit import RateLimits
 from ._recording import RecordedRequest
+from ._robot_state import RobotInboxMessage, RobotSend
 from ._sign import top_sign
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "Org",
     "RateLimits",
     "RecordedRequest",
+    "RobotInboxMessage",
+    "RobotSend",
     "Task",
     "TopMessage",
     "User",

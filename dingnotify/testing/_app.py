@@ -23,10 +23,13 @@ from ._delivery import Delivery, InboxMessage, Task
 from ._faults import FaultPlan
 from ._handlers_notice import NoticeHandlers
 from ._handlers_oapi import OapiHandlers
+from ._handlers_robot import RobotHandlers
 from ._handlers_top import TopHandlers
 from ._org import App, Org
 from ._ratelimit import Profile, RateLimiter, RateLimits, resolve_profile
 from ._recording import RecordedRequest, Recorder
+from ._robot_inspect import RobotInspection
+from ._robot_state import RobotState
 from ._state import DEFAULT_MEDIA_LIMITS, MediaStore, TokenStore
 from ._wire import RequestIds
 
@@ -35,7 +38,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY = 64 * 1024 * 1024
 
 
-class Emulator:
+class Emulator(RobotInspection):
     """An offline DingTalk (oapi + TOP gateway) on 127.0.0.1, for tests and benchmarks.
 
     Use ``async with Emulator() as emu:`` and point a client at ``emu.url``; inspect
@@ -62,6 +65,7 @@ class Emulator:
         top_business_failure: bool = False,
         media_limits: Mapping[str, int] | None = None,
         token_ttl: float = 7200,
+        robot_flow_control_ratio: float = 0.0,
     ) -> None:
         self.org = org if org is not None else Org.synthetic(n_users=200, seed=seed)
         self.clock: Clock = clock if clock is not None else system_clock
@@ -83,6 +87,8 @@ class Emulator:
             top_business_failure=top_business_failure,
             media_limits={**DEFAULT_MEDIA_LIMITS, **(media_limits or {})},
         )
+        self._robot = RobotState(self._core, seed=seed,
+                                 flow_control_ratio=robot_flow_control_ratio)
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -92,7 +98,8 @@ class Emulator:
             raise RuntimeError("emulator already started")
         app = web.Application(middlewares=[self._middleware], client_max_size=MAX_BODY)
         core = self._core
-        for handlers in (OapiHandlers(core), NoticeHandlers(core), TopHandlers(core)):
+        for handlers in (OapiHandlers(core), NoticeHandlers(core), TopHandlers(core),
+                         RobotHandlers(core, self._robot)):
             app.add_routes(handlers.routes())
         app.add_routes([web.get("/_emulator/stats", self._stats_handler),
                         web.post("/_emulator/reset", self._reset_handler)])
@@ -271,6 +278,7 @@ class Emulator:
     def revoke_tokens(self) -> None:
         """Invalidate every token: the next call with one gets 40014 (88-wrapped on /topapi)."""
         self._core.tokens.revoke_all()
+        self._robot.tokens.revoke_all()
 
     def register_media(self, media_id: str, media_type: str = "image") -> None:
         """Accept ``media_id`` in messages as if it had been uploaded here."""
