@@ -8,7 +8,8 @@ each key is named explicitly.
 ``sampleActionCard2``..``5`` (2-5 stacked buttons, ``actionTitleN``/``actionURLN``) follow
 DingTalk's published examples for 2 and 3 buttons; 4 and 5 are the same pattern extended and
 have not been confirmed. ``sampleActionCard6`` (two side-by-side buttons) is left out: sources
-disagree on its keys (``buttonURL1``, ``buttonUrl1``, ``btns``).
+disagree on its keys (``buttonURL1``, ``buttonUrl1``, ``btns``). Each bigger card extends
+the smaller one, so test the exact type (``msg_key``), not ``isinstance``, to tell them apart.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from dingnotify.testing import App, Emulator, Fault, FaultPlan, ManualClock, Org, RateLimits
 
@@ -353,10 +354,14 @@ async def test_read_status_all_read_and_unknown_keys(session: aiohttp.ClientSess
         robot = Robot(emu, session)
         _, sent = await robot.send(["u000001", "u000002", "ghost"])
         key = sent["processQueryKey"]
-        assert "+" in key or "/" in key or "=" in key  # needs URL encoding in the query
+        assert "+" in key  # needs URL encoding in the query (seed 0's first key)
         status, body = await robot.status(key)
         assert (status, body["sendStatus"]) == (200, "SUCCESS")
         assert _split(body) == (["u000001", "u000002"], [])
+        raw_plus = emu.url + STATUS + f"?robotCode={emu.robot_code}&processQueryKey={key}"
+        async with session.get(URL(raw_plus, encoded=True),
+                               headers={HEADER: await robot.token()}) as resp:
+            assert resp.status == 400  # "+" unencoded reads as a space: key not found
         status, answer = await robot.status("no-such-key")
         assert_error(status, answer, 400, "InvalidParameter")
         status, answer = await robot.call("GET", STATUS, token=await robot.token(),

@@ -160,3 +160,12 @@ def test_decode_token_and_error() -> None:
 def test_undecodable_answer(body: bytes) -> None:
     with pytest.raises(ResponseDecodeError, match="batchSend"):
         wire.decode_send(body)
+
+
+def test_emulator_reads_the_same_templates() -> None:
+    """Two independent readings of DingTalk's template table must agree key for key."""
+    from dingnotify.testing._robot_wire import TEMPLATES
+
+    assert set(TEMPLATES) == {key for _, key, _ in CASES}
+    for _, key, param in CASES:
+        assert set(json.loads(param)) == TEMPLATES[key], key
