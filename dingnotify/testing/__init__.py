@@ -18,11 +18,12 @@ from ._clock import ManualClock, day_key, month_key
 from ._core import CrossdomainMessage, TopMessage
 from ._delivery import FORBID_FLOW_CONTROL, ForbiddenRecord, InboxMessage, Task
 from ._faults import Fault, FaultPlan
-from ._mock import MockRequest, MockResponse, MockTransport
 from ._handlers_webhook import GroupRobot, webhook_sign
+from ._mock import MockRequest, MockResponse, MockTransport
 from ._org import App, Dept, Org, User
 from ._ratelimit import RateLimits
 from ._recording import RecordedRequest
+from ._robot_state import RobotInboxMessage, RobotSend
 from ._sign import top_sign
 
 __all__ = [
@@ -43,6 +44,8 @@ __all__ = [
     "Org",
     "RateLimits",
     "RecordedRequest",
+    "RobotInboxMessage",
+    "RobotSend",
     "Task",
     "TopMessage",
     "User",

@@ -26,13 +26,16 @@ from ._delivery import Delivery, InboxMessage, Task
 from ._faults import FaultPlan
 from ._handlers_notice import NoticeHandlers
 from ._handlers_oapi import OapiHandlers
+from ._handlers_robot import RobotHandlers
 from ._handlers_top import TopHandlers
-from ._ipban import BAN_STATUS, BanStyle, IpGuard, ban_response
 from ._handlers_webhook import WebhookRobots, WebhookRobotsMixin
+from ._ipban import BAN_STATUS, BanStyle, IpGuard, ban_response
 from ._org import App, Org
 from ._quota import MonthlyQuota, RecipientWindow
 from ._ratelimit import Monotonic, Profile, RateLimiter, RateLimits, resolve_profile
 from ._recording import BODY_LIMIT, RECORD_LIMIT, RecordedRequest, Recorder
+from ._robot_inspect import RobotInspection
+from ._robot_state import RobotState
 from ._state import DEFAULT_MEDIA_LIMITS, MediaStore, TokenStore
 from ._top_session import SessionCalls
 from ._wire import RequestIds
@@ -43,7 +46,7 @@ MAX_BODY = 64 * 1024 * 1024
 ADMIN_PREFIX = "/_emulator/"
 
 
-class Emulator(WebhookRobotsMixin):
+class Emulator(WebhookRobotsMixin, RobotInspection):
     """An offline DingTalk (oapi + TOP gateway) on 127.0.0.1, for tests and benchmarks.
 
     Use ``async with Emulator() as emu:`` and point a client at ``emu.url``; inspect
@@ -82,6 +85,7 @@ class Emulator(WebhookRobotsMixin):
         record_limit: int = RECORD_LIMIT,
         record_body_limit: int = BODY_LIMIT,
         ban_style: BanStyle = "json",
+        robot_flow_control_ratio: float = 0.0,
     ) -> None:
         self.org = org if org is not None else Org.synthetic(n_users=200, seed=seed)
         self.clock: Clock = clock if clock is not None else system_clock
@@ -111,6 +115,8 @@ class Emulator(WebhookRobotsMixin):
             media_limits={**DEFAULT_MEDIA_LIMITS, **(media_limits or {})},
         )
         self._install(limits)
+        self._robot = RobotState(self._core, seed=seed,
+                                 flow_control_ratio=robot_flow_control_ratio)
         self._runner: web.AppRunner | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.webhook_robots = WebhookRobots(self.clock)  # group webhook robots, by token
@@ -132,7 +138,7 @@ class Emulator(WebhookRobotsMixin):
         core = self._core
         notice = NoticeHandlers(core)
         top = TopHandlers(core, SessionCalls(core, notice.session_methods()))
-        for handlers in (OapiHandlers(core), notice, top):
+        for handlers in (OapiHandlers(core), notice, top, RobotHandlers(core, self._robot)):
             app.add_routes(handlers.routes())
         app.add_routes(self.webhook_robots.routes())  # group webhook robots
         app.add_routes([web.get(ADMIN_PREFIX + "stats", self._stats_handler),
@@ -362,6 +368,7 @@ class Emulator(WebhookRobotsMixin):
     def revoke_tokens(self) -> None:
         """Invalidate every token: the next call with one gets 40014 (88-wrapped on /topapi)."""
         self._core.tokens.revoke_all()
+        self._robot.tokens.revoke_all()
 
     def register_media(self, media_id: str, media_type: str = "image") -> None:
         """Accept ``media_id`` in messages as if it had been uploaded here."""

@@ -118,7 +118,7 @@ async def test_gettoken_failure_does_not_leak_secret(
 def test_public_names_are_exported() -> None:
     public = {n for n in dir(dingnotify) if not n.startswith("_")}
     modules = {"messages", "models", "crossdomain", "resources", "testing", "top", "broadcast",
-               "cli", "webhook"}
+               "cli", "webhook", "robot"}
     assert public - modules - {"annotations"} <= set(dingnotify.__all__)
     for name in dingnotify.__all__:
         assert hasattr(dingnotify, name), name
