@@ -7,11 +7,13 @@ import json
 import tracemalloc
 from collections.abc import Iterator
 
-from dingnotify import RetryPolicy, Text
-from dingnotify.testing import Emulator, Fault, FaultPlan, Org
+from dingnotify import Quota, RetryPolicy, Text
+from dingnotify.testing import Emulator, Fault, FaultPlan, Org, RateLimits
 from tests.emulated import client_for
 
 SEND = "/topapi/message/corpconversation/asyncsend_v2"
+PROGRESS = "/topapi/message/corpconversation/getsendprogress"
+RESULT = "/topapi/message/corpconversation/getsendresult"
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05)
 
 
@@ -141,18 +143,20 @@ async def test_to_all_user_is_one_call() -> None:
         assert sum(1 for box in emu.inboxes.values() if box) == 120
 
 
-async def test_wait_adapts_to_the_qps_limit_instead_of_failing() -> None:
-    """Regression: polling 60 tasks at concurrency 16 drew 90018s until retries ran out."""
+async def test_wait_confirms_within_the_qps_limit_at_about_one_call_per_task() -> None:
+    """Polls draw on the same governor as sends: 60 tasks confirmed with 0 x 90018, and a
+    userid-only task costs one getsendresult (target: <= 1.1 calls per task)."""
     org = Org.synthetic(n_users=6_000)
-    no_retries = RetryPolicy(max_attempts=1)  # only the pacer's own retries remain
-    async with Emulator(org=org, profile="realistic") as emu, \
-            client_for(emu, retry=no_retries) as client:
-        report = await client.work_notice.broadcast(Text(content="q"), userids=list(org.users),
-                                                    rate=40)
-        assert emu.throttled[90018] == 0
-        result = await client.work_notice.wait(report.task_ids, poll_interval=0.1, timeout=30)
+    limits = RateLimits(qps=40, per_minute=1500)  # recipients uncapped: the call limits bind
+    quota = Quota(qps=40, recipients_per_minute=100_000)
+    async with Emulator(org=org, profile=limits) as emu, \
+            client_for(emu, retry=RetryPolicy(max_attempts=1), quota=quota) as client:
+        report = await client.work_notice.broadcast(Text(content="q"), userids=list(org.users))
+        result = await client.work_notice.wait(report, poll_interval=0.1, timeout=30)
         assert len(result.unread_userids) == 6_000
-        assert emu.count("/topapi/message/corpconversation/getsendprogress") >= 60
-        assert emu.throttled[90018] > 0  # the unpaced burst did hit the limit, and adapted
-        failures = await client.work_notice.recall_all(report.task_ids, rate=40)
+        polls = emu.count(RESULT) + emu.count(PROGRESS)
+        assert polls <= 1.1 * len(report.task_ids)
+        assert emu.throttled[90018] == 0 and emu.throttled[90006] == 0
+        failures = await client.work_notice.recall_all(report.task_ids)
         assert failures == {}
+        assert emu.throttled[90018] == 0

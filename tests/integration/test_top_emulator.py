@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import dingnotify
-from dingnotify import ContentType, LyDingOpenPara, LyOpenMessage, TopClient
+from dingnotify import LippiContentType, LyDingOpenPara, LyOpenMessage, TopClient
 from dingnotify.testing import Emulator, Fault, FaultPlan
 
 PARA = LyDingOpenPara(corp_id="dingxxx", org_id=123, token_grant_type=0)
@@ -13,7 +13,7 @@ PARA = LyDingOpenPara(corp_id="dingxxx", org_id=123, token_grant_type=0)
 
 def message(content: str = "hello") -> LyOpenMessage:
     return LyOpenMessage(message_id="768572312", content=content, sid="testSessionId",
-                         session_source="XSpace", content_type=ContentType.TEXT, bu_id="100")
+                         session_source="XSpace", content_type=LippiContentType.TEXT, bu_id="100")
 
 
 @pytest.mark.parametrize("sign_method", ["md5", "hmac", "hmac-sha256"])

@@ -11,7 +11,7 @@ import pytest
 from aioresponses import aioresponses
 
 import dingnotify
-from dingnotify import ContentType, LyDingOpenPara, LyOpenMessage, RetryPolicy, TopClient
+from dingnotify import LippiContentType, LyDingOpenPara, LyOpenMessage, RetryPolicy, TopClient
 from dingnotify.top import sign, top_timestamp
 from tests.conftest import sent
 
@@ -49,7 +49,7 @@ def test_timestamp_is_gmt8() -> None:
 def lippi() -> tuple[LyDingOpenPara, LyOpenMessage]:
     return (LyDingOpenPara(corp_id="dingxxx", org_id=123, token_grant_type=0),
             LyOpenMessage(message_id="768572312", content="hello", sid="testSessionId",
-                          session_source="XSpace", content_type=ContentType.TEXT, bu_id="100",
+                          session_source="XSpace", content_type=LippiContentType.TEXT, bu_id="100",
                           sender_type="4"))
 
 
