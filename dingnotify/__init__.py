@@ -50,7 +50,7 @@ from .messages import (
 from .models import ForbiddenRecord, MediaUpload, MobileLookup, SendProgress, SendResult
 from .top import ContentType, LippiResult, LyDingOpenPara, LyOpenMessage, TopClient
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "OA",
