@@ -27,6 +27,7 @@ from ._errors import (
 )
 from ._retry import RetryPolicy
 from ._token import MemoryTokenStore, TokenStore
+from ._version import __version__
 from .crossdomain import CrossDomainMessage, MessageReceiverScope, SendMessageModel
 from .messages import (
     OA,
@@ -49,8 +50,6 @@ from .messages import (
 )
 from .models import ForbiddenRecord, MediaUpload, MobileLookup, SendProgress, SendResult
 from .top import ContentType, LippiResult, LyDingOpenPara, LyOpenMessage, TopClient
-
-from ._version import __version__
 
 __all__ = [
     "OA",

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from .._client import DingTalkClient
-from ..broadcast import batch_count
-from ..messages import Markdown
 from . import _exitcodes as codes
 from ._display import BroadcastProgress, say, summarize_report, summarize_result
+from ._sdk import DingTalkClient, Markdown, batch_count
 
 GHOSTS = ("former-employee-1", "former-employee-2", "typo-userid")
 

@@ -1,0 +1,214 @@
+"""``dingnotify broadcast``: resolve the recipients, plan (journal), run, report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+
+from . import _exitcodes as codes
+from ._commands import client_for, message_from, resolve_mobiles, to_userids
+from ._config import Credentials
+from ._display import (
+    BroadcastProgress,
+    Output,
+    report_data,
+    summarize_report,
+    summarize_result,
+    unknown_batches,
+)
+from ._export import export, recipient_rows
+from ._inputs import InputError, read_recipients
+from ._journal import Journal, digest
+from ._sdk import (
+    BroadcastEvent,
+    BroadcastReport,
+    ConnectionFailedError,
+    CredentialsError,
+    DeliveryTimeoutError,
+    DingNotifyError,
+    DingTalkClient,
+    Message,
+    SendResult,
+    batch_count,
+    encode_msg,
+    unique_dept_ids,
+)
+
+Hook = Callable[[BroadcastEvent], None]
+
+
+@dataclass
+class Audience:
+    """Who gets the message, once mobiles are resolved."""
+
+    userids: list[str]
+    dept_ids: list[int]
+    to_all: bool
+    mobile_of: dict[str, str] = field(default_factory=dict)
+    unknown_mobiles: list[str] = field(default_factory=list)
+
+
+def check_out_path(out: str | None) -> None:
+    """``--out`` must be writable before anything is sent."""
+    if out is None:
+        return
+    target = Path(out)
+    parent = target.parent if str(target.parent) else Path(".")
+    if target.suffix.lower() not in (".csv", ".json"):
+        raise InputError(f"--out {out}: name a .csv or .json file")
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"--out {out}: directory {parent} does not exist or is not writable")
+    if target.exists() and (target.is_dir() or not os.access(target, os.W_OK)):
+        raise InputError(f"--out {out}: not a writable file")
+
+
+def read_inputs(args: argparse.Namespace) -> tuple[list[str], list[str], list[int]]:
+    """Userids, mobiles and dept ids from flags and files (not yet resolved)."""
+    userids: list[str] = list(args.user or [])
+    mobiles: list[str] = []
+    for path in args.recipients or []:
+        found = read_recipients(path, args.column)
+        userids += found.userids
+        mobiles += found.mobiles
+    depts = unique_dept_ids(args.dept or [])
+    if args.to_all and (userids or mobiles or depts):
+        raise InputError("--to-all sends to everyone: drop --recipients/--user/--dept")
+    if not (userids or mobiles or depts or args.to_all):
+        raise InputError("no recipients: give --recipients FILE, --user, --dept or --to-all")
+    return userids, mobiles, depts
+
+
+async def resolve(client: DingTalkClient, args: argparse.Namespace, out: Output) -> Audience:
+    userids, mobiles, depts = read_inputs(args)
+    found, unknown = await resolve_mobiles(client, mobiles)
+    if unknown:
+        out.notice(f"{len(unknown)} unknown mobile(s), e.g. {unknown[0]}")
+    audience = Audience(to_userids(userids + [found[m] for m in mobiles if m in found]), depts,
+                        args.to_all, {u: m for m, u in found.items()}, unknown)
+    if not (audience.userids or depts or args.to_all):
+        raise InputError("no recipients left after resolving mobiles")
+    return audience
+
+
+def plan(journal: Journal | None, client: DingTalkClient, message: Message,
+         audience: Audience, out: Output) -> dict[int, int]:
+    """The journal's plan: batches a previous run already got acknowledged."""
+    if journal is None:
+        return {}
+    msg_hash = digest(encode_msg(message), str(client.agent_id).encode(),
+                      b"all" if audience.to_all else b"")
+    acknowledged = journal.prepare(msg_hash, audience.userids, audience.dept_ids)
+    if acknowledged:
+        out.notice(f"resuming: {len(acknowledged)} batch(es) already acknowledged")
+    return acknowledged
+
+
+class StopOnFatal:
+    """Stops the run at the first failure that proves it cannot succeed: credentials
+    rejected, or the server unreachable before anything was acknowledged."""
+
+    def __init__(self) -> None:
+        self.scope = anyio.CancelScope()
+        self.error: BaseException | None = None
+
+    def __call__(self, event: BroadcastEvent) -> None:
+        if event.kind != "failed" or self.error is not None:
+            return
+        error = event.error
+        unreachable = isinstance(error, ConnectionFailedError) and not event.report.task_ids
+        if isinstance(error, CredentialsError) or unreachable:
+            self.error = error
+            self.scope.cancel()
+
+
+def _tee(*hooks: Hook) -> Hook:
+    def emit(event: BroadcastEvent) -> None:
+        for hook in hooks:
+            hook(event)
+    return emit
+
+
+async def run(client: DingTalkClient, args: argparse.Namespace, message: Message,
+              audience: Audience, journal: Journal | None, out: Output) -> BroadcastReport:
+    acknowledged = plan(journal, client, message, audience, out)
+    hooks: list[Hook] = [journal.record] if journal is not None else []
+    stop, report = StopOnFatal(), BroadcastReport()
+    total = batch_count(len(audience.userids), len(audience.dept_ids))
+    with BroadcastProgress(total, quiet=args.quiet) as progress, stop.scope:
+        await client.work_notice.broadcast(
+            message, userids=audience.userids, dept_ids=audience.dept_ids,
+            to_all_user=audience.to_all, concurrency=args.concurrency,
+            rate=args.rate or None, timeout=args.timeout,
+            on_event=_tee(progress, *hooks, stop), acknowledged=acknowledged, report=report)
+    if stop.error is not None:
+        raise stop.error
+    return report
+
+
+async def wait_for(client: DingTalkClient, args: argparse.Namespace,
+                   report: BroadcastReport, out: Output) -> tuple[SendResult | None, bool]:
+    """Delivery result with ``--wait``; ``(result, finished)``. A failed poll is reported,
+    not raised: ``--out`` is still written with what is known."""
+    if not (args.wait and report.task_ids):
+        return None, True
+    try:
+        result = await client.work_notice.wait(
+            report.task_ids, poll_interval=args.poll_interval, timeout=args.wait_timeout,
+            rate=args.rate or None)
+    except DeliveryTimeoutError as exc:
+        out.notice(f"delivery not finished: {exc}")
+        return None, False
+    except DingNotifyError as exc:
+        out.notice(f"progress poll failed: {type(exc).__name__}: {exc}")
+        return None, False
+    out.text(summarize_result(result))
+    return result, True
+
+
+def status_of(report: BroadcastReport, audience: Audience, finished: bool) -> int:
+    clean = report.complete and not report.failed and not unknown_batches(report)
+    return codes.OK if clean and finished and not audience.unknown_mobiles else codes.PARTIAL
+
+
+def write_report(args: argparse.Namespace, report: BroadcastReport, audience: Audience,
+                 result: SendResult | None, status: int, out: Output) -> None:
+    out.text(summarize_report(report))
+    for batch in [*report.failed, *unknown_batches(report)][:5]:
+        out.notice(f"{batch.state} batch {batch.index}: "
+                   f"{type(batch.error).__name__}: {batch.error}")
+    if args.out:
+        export(args.out, recipient_rows(report, result, audience.mobile_of,
+                                        audience.unknown_mobiles))
+        out.notice(f"wrote {args.out}")
+    out.json({**report_data(report), "unknown_mobiles": audience.unknown_mobiles,
+              "result": None if result is None else result.counts(), "out": args.out,
+              "exit_code": status})
+
+
+async def cmd_broadcast(args: argparse.Namespace, creds: Credentials) -> int:
+    out = Output(args.format)
+    message = message_from(args)
+    check_out_path(args.out)
+    journal = Journal(args.journal) if args.journal else None  # locked from here on
+    try:
+        async with client_for(creds, args) as client:
+            audience = await resolve(client, args, out)
+            report = await run(client, args, message, audience, journal, out)
+            return await finish(client, args, report, audience, out)
+    finally:
+        if journal is not None:
+            journal.close()
+
+
+async def finish(client: DingTalkClient, args: argparse.Namespace, report: BroadcastReport,
+                 audience: Audience, out: Output) -> int:
+    """Wait (with ``--wait``), then summary, ``--out`` and the exit status."""
+    result, finished = await wait_for(client, args, report, out)
+    status = status_of(report, audience, finished)
+    write_report(args, report, audience, result, status, out)
+    return status
