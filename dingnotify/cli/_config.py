@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._display import say
+from ._inputs import InputError
 from ._sdk import DEFAULT_BASE_URL
 
 ENV_KEY, ENV_SECRET, ENV_AGENT = "DINGTALK_APP_KEY", "DINGTALK_APP_SECRET", "DINGTALK_AGENT_ID"
@@ -26,7 +27,11 @@ environment:
 
 
 class ConfigError(Exception):
-    """Credentials missing or malformed (exit code 3)."""
+    """Credentials missing or rejected (exit code 3)."""
+
+
+class ConfigFileError(InputError):
+    """The config file is unreadable or not the expected TOML (exit code 2)."""
 
 
 @dataclass(frozen=True)
@@ -47,10 +52,11 @@ def _read_config(path: Path) -> dict[str, object]:
     try:
         data = tomllib.loads(path.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        raise ConfigFileError(f"{path}: not valid TOML ({exc})") from None
     section = data.get("dingtalk", {})
     if not isinstance(section, dict):
-        raise ConfigError(f"{path}: [dingtalk] must be a table with app_key/app_secret/agent_id")
+        raise ConfigFileError(
+            f"{path}: [dingtalk] must be a table with app_key/app_secret/agent_id")
     if "app_secret" in section:
         _warn_if_readable(path)
     return section
@@ -69,7 +75,7 @@ def _file_values(config: str | None) -> tuple[Path, dict[str, object]]:
     if path.is_file():
         return path, _read_config(path)
     if config:
-        raise ConfigError(f"config file {config} does not exist")
+        raise ConfigFileError(f"config file {config} does not exist")
     return path, {}
 
 

@@ -73,7 +73,7 @@ def _common(p: Parser, *, json_output: bool = True) -> None:
     p.add_argument("--config", metavar="FILE",
                    help="TOML file with [dingtalk] app_key/app_secret/agent_id "
                         "(env DINGNOTIFY_CONFIG)")
-    p.add_argument("--agent-id", type=positive_int, help="the app's agent id "
+    p.add_argument("--agent-id", type=positive_int, metavar="ID", help="the app's agent id "
                    "(env DINGTALK_AGENT_ID)")
     p.add_argument("--request-timeout", type=seconds, default=10.0, metavar="S",
                    help="timeout of each HTTP request in seconds (default 10)")
@@ -113,9 +113,9 @@ def _broadcast(sub: argparse._SubParsersAction[Parser]) -> None:
     _common(bc)
     _message_flags(bc)
     _recipient_flags(bc, files=True)
-    bc.add_argument("--concurrency", type=positive_int, default=16,
+    bc.add_argument("--concurrency", type=positive_int, default=16, metavar="N",
                     help="calls in flight at most (default 16)")
-    bc.add_argument("--rate", type=rate, default=40.0,
+    bc.add_argument("--rate", type=rate, default=40.0, metavar="PER_S",
                     help="calls per second (DingTalk allows 40; default 40); 0 = unpaced")
     bc.add_argument("--timeout", type=seconds, metavar="S",
                     help="deadline of the whole broadcast in seconds")
@@ -145,7 +145,7 @@ def _demo(sub: argparse._SubParsersAction[Parser]) -> None:
                       help="size of the synthetic organisation (default 50000)")
     demo.add_argument("--rate", type=rate, default=40.0,
                       help="calls per second (default 40); 0 = unpaced")
-    demo.add_argument("--concurrency", type=positive_int, default=16,
+    demo.add_argument("--concurrency", type=positive_int, default=16, metavar="N",
                       help="calls in flight at most (default 16)")
     demo.add_argument("--profile", default="realistic", choices=("realistic", "unlimited"),
                       help="realistic: DingTalk's QPS limits; unlimited: none")
@@ -158,7 +158,8 @@ def build_parser() -> Parser:
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"dingnotify {__version__}",
                         help="print the version and exit")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                help="run `dingnotify COMMAND --help` for its flags")
     _send(sub)
     _broadcast(sub)
     _tasks(sub)
