@@ -102,7 +102,7 @@ def decode(body: bytes, kind: type[E], where: str) -> E:
 
 
 def split_list(value: StrList) -> list[str]:
-    """A DingTalk id list that may be a JSON array or a comma string (the seed's form)."""
+    """A DingTalk id list that may be a JSON array or a comma string (older answers)."""
     if value is None:
         return []
     if isinstance(value, str):

@@ -38,7 +38,7 @@ def _task_id(task_id: object) -> int:
 
 
 def parse_send_result(raw: RawSendResult | None) -> SendResult:
-    """Accept both the live array form and the seed's comma strings."""
+    """Accept both the live array form and the older comma strings."""
     if raw is None:
         return SendResult()
     depts: list[int] = []
