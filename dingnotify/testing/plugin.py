@@ -35,8 +35,6 @@ __all__ = ["dingtalk_client", "dingtalk_emulator", "dingtalk_emulator_factory"]
 EmulatorFactory = Callable[..., Awaitable[Emulator]]
 """``await factory(profile=..., org=..., faults=..., **emulator_kwargs)`` -> a started emulator."""
 
-FAST_RETRY = {"max_attempts": 3, "base_delay": 0.01, "max_delay": 0.05}
-
 
 @pytest_asyncio.fixture
 async def dingtalk_emulator_factory() -> AsyncIterator[EmulatorFactory]:
@@ -65,5 +63,6 @@ async def dingtalk_client(dingtalk_emulator: Emulator) -> AsyncIterator[DingTalk
     app = dingtalk_emulator.app
     async with DingTalkClient(app.app_key, app.app_secret, agent_id=app.agent_id,
                               base_url=dingtalk_emulator.url,
-                              retry=RetryPolicy(**FAST_RETRY)) as client:
+                              retry=RetryPolicy(max_attempts=3, base_delay=0.01,
+                                                max_delay=0.05)) as client:
         yield client
