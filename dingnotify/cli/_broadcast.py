@@ -1,4 +1,7 @@
-"""``dingnotify broadcast``: resolve the recipients, plan (journal), run, report."""
+"""``dingnotify broadcast``: resolve the recipients, plan (journal), run, report.
+
+``cmd_broadcast`` at the bottom reads as those four steps; each is a function above it.
+"""
 
 from __future__ import annotations
 
@@ -134,20 +137,21 @@ def _tee(*hooks: Hook) -> Hook:
 
 
 async def run(client: DingTalkClient, args: argparse.Namespace, message: Message,
-              audience: Audience, journal: Journal | None, out: Output) -> BroadcastReport:
-    acknowledged = plan(journal, client, message, audience, out)
+              audience: Audience, journal: Journal | None,
+              acknowledged: dict[int, int]) -> BroadcastReport:
+    """The broadcast itself, journaled, with progress; stopped early by ``StopOnFatal``."""
     hooks: list[Hook] = [journal.record] if journal is not None else []
-    stop, report = StopOnFatal(), BroadcastReport()
+    stop, done = StopOnFatal(), BroadcastReport()
     total = batch_count(len(audience.userids), len(audience.dept_ids))
     with BroadcastProgress(total, quiet=args.quiet) as progress, stop.scope:
         await client.work_notice.broadcast(
             message, userids=audience.userids, dept_ids=audience.dept_ids,
             to_all_user=audience.to_all, concurrency=args.concurrency,
             rate=args.rate or None, timeout=args.timeout,
-            on_event=_tee(progress, *hooks, stop), acknowledged=acknowledged, report=report)
+            on_event=_tee(progress, *hooks, stop), acknowledged=acknowledged, report=done)
     if stop.error is not None:
         raise stop.error
-    return report
+    return done
 
 
 async def wait_for(client: DingTalkClient, args: argparse.Namespace,
@@ -190,6 +194,15 @@ def write_report(args: argparse.Namespace, report: BroadcastReport, audience: Au
               "exit_code": status})
 
 
+async def report(client: DingTalkClient, args: argparse.Namespace, done: BroadcastReport,
+                 audience: Audience, out: Output) -> int:
+    """Wait (with ``--wait``), then summary, ``--out`` and the exit status."""
+    result, finished = await wait_for(client, args, done, out)
+    status = status_of(done, audience, finished)
+    write_report(args, done, audience, result, status, out)
+    return status
+
+
 async def cmd_broadcast(args: argparse.Namespace, creds: Credentials) -> int:
     out = Output(args.format)
     message = message_from(args)
@@ -198,17 +211,9 @@ async def cmd_broadcast(args: argparse.Namespace, creds: Credentials) -> int:
     try:
         async with client_for(creds, args) as client:
             audience = await resolve(client, args, out)
-            report = await run(client, args, message, audience, journal, out)
-            return await finish(client, args, report, audience, out)
+            acknowledged = plan(journal, client, message, audience, out)
+            done = await run(client, args, message, audience, journal, acknowledged)
+            return await report(client, args, done, audience, out)
     finally:
         if journal is not None:
             journal.close()
-
-
-async def finish(client: DingTalkClient, args: argparse.Namespace, report: BroadcastReport,
-                 audience: Audience, out: Output) -> int:
-    """Wait (with ``--wait``), then summary, ``--out`` and the exit status."""
-    result, finished = await wait_for(client, args, report, out)
-    status = status_of(report, audience, finished)
-    write_report(args, report, audience, result, status, out)
-    return status
