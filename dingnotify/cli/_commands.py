@@ -67,7 +67,7 @@ async def cmd_send(args: argparse.Namespace, creds: Credentials) -> int:
         found, unknown = await resolve_mobiles(client, args.mobile or [])
         for mobile in unknown:
             out.notice(f"unknown mobile: {mobile}")
-        userids = to_userids((args.user or []) + list(found.values()))
+        userids = (args.user or []) + list(found.values())  # the SDK checks and de-duplicates
         if not (userids or args.dept or args.to_all):
             raise InputError("no recipients: give --user, --mobile, --dept or --to-all")
         task_id = await client.work_notice.send(
