@@ -113,14 +113,15 @@ def plan(journal: Journal | None, client: DingTalkClient, message: Message,
 
 class StopOnFatal:
     """Stops the run at the first failure that proves it cannot succeed: credentials
-    rejected, or the server unreachable before anything was acknowledged."""
+    rejected, or the server unreachable (a connection failure, retried or not, before
+    anything was acknowledged). Retrying every batch would only delay the same answer."""
 
     def __init__(self) -> None:
         self.scope = anyio.CancelScope()
         self.error: BaseException | None = None
 
     def __call__(self, event: BroadcastEvent) -> None:
-        if event.kind != "failed" or self.error is not None:
+        if event.kind not in ("failed", "retry") or self.error is not None:
             return
         error = event.error
         unreachable = isinstance(error, ConnectionFailedError) and not event.report.task_ids
