@@ -87,6 +87,7 @@ def read_inputs(args: argparse.Namespace) -> tuple[list[str], list[str], list[in
 
 
 async def resolve(client: DingTalkClient, args: argparse.Namespace, out: Output) -> Audience:
+    """Read the flags and files, resolve mobiles: who gets the message."""
     userids, mobiles, depts = read_inputs(args)
     found, unknown = await resolve_mobiles(client, mobiles)
     if unknown:
@@ -176,12 +177,14 @@ async def wait_for(client: DingTalkClient, args: argparse.Namespace,
 
 
 def status_of(report: BroadcastReport, audience: Audience, finished: bool) -> int:
+    """The exit code: OK only if every batch was acknowledged (and delivered)."""
     clean = report.complete and not report.failed and not unknown_batches(report)
     return codes.OK if clean and finished and not audience.unknown_mobiles else codes.PARTIAL
 
 
 def write_report(args: argparse.Namespace, report: BroadcastReport, audience: Audience,
                  result: SendResult | None, status: int, out: Output) -> None:
+    """Summary and problem batches, ``--out``, and the JSON document."""
     out.text(summarize_report(report))
     for batch in [*report.failed, *unknown_batches(report)][:5]:
         out.notice(f"{batch.state} batch {batch.index}: "
@@ -205,6 +208,7 @@ async def report(client: DingTalkClient, args: argparse.Namespace, done: Broadca
 
 
 async def cmd_broadcast(args: argparse.Namespace, creds: Credentials) -> int:
+    """``dingnotify broadcast``: resolve -> plan -> run -> report."""
     out = Output(args.format)
     message = message_from(args)
     check_out_path(args.out)

@@ -22,11 +22,13 @@ MOBILE_CONCURRENCY = 8
 
 
 def client_for(creds: Credentials, args: argparse.Namespace) -> DingTalkClient:
+    """A client for these credentials and ``--request-timeout``."""
     return DingTalkClient(creds.app_key, creds.app_secret, agent_id=creds.agent_id,
                           base_url=creds.base_url, timeout=args.request_timeout)
 
 
 def message_from(args: argparse.Namespace) -> Message:
+    """The message of ``--text``, ``--markdown`` or ``--json``."""
     return build_message(text=args.text, markdown=args.markdown, title=args.title,
                          json_file=args.json)
 
@@ -61,6 +63,7 @@ def to_userids(values: list[str]) -> list[str]:
 
 
 async def cmd_send(args: argparse.Namespace, creds: Credentials) -> int:
+    """``dingnotify send``: one call, optionally waiting for delivery."""
     out = Output(args.format)
     message = message_from(args)
     async with client_for(creds, args) as client:
@@ -84,6 +87,7 @@ async def cmd_send(args: argparse.Namespace, creds: Credentials) -> int:
 
 
 async def cmd_tasks(args: argparse.Namespace, creds: Credentials) -> int:
+    """``dingnotify progress|result|recall TASK_ID...``."""
     out = Output(getattr(args, "format", "text"))
     rows: list[dict[str, object]] = []
     async with client_for(creds, args) as client:

@@ -36,6 +36,8 @@ class ConfigFileError(InputError):
 
 @dataclass(frozen=True)
 class Credentials:
+    """What a client needs; ``app_secret`` is kept out of the repr."""
+
     app_key: str
     app_secret: str = field(repr=False)
     agent_id: int | None

@@ -47,6 +47,7 @@ async def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_emulator(argv: list[str]) -> int:
+    """``dingnotify emulator``: the emulator's own command line."""
     from ..testing.__main__ import main as emulator_main
 
     return emulator_main(argv)

@@ -27,6 +27,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 
 def say(text: str, *, err: bool = False) -> None:
+    """One line on stdout, or on stderr with ``err=True``."""
     print(text, file=sys.stderr if err else sys.stdout, flush=True)
 
 
@@ -38,17 +39,21 @@ class Output:
         self.is_json = fmt == "json"
 
     def text(self, line: str) -> None:
+        """A summary line: stdout in text mode, stderr in JSON mode."""
         say(line, err=self.is_json)
 
     def notice(self, line: str) -> None:
+        """A notice: always stderr."""
         say(line, err=True)
 
     def json(self, data: object) -> None:
+        """The JSON document (JSON mode only)."""
         if self.is_json:
             say(json.dumps(data, ensure_ascii=False))
 
     @staticmethod
     def builtins(value: object) -> dict[str, Any]:
+        """A msgspec Struct as plain JSON-ready data."""
         data: dict[str, Any] = msgspec.to_builtins(value)
         return data
 
@@ -74,6 +79,7 @@ def report_data(report: BroadcastReport) -> dict[str, object]:
 
 
 def progress_data(task_id: int, progress: SendProgress) -> dict[str, object]:
+    """One task's progress as JSON-ready data."""
     return {"task_id": task_id, "percent": progress.percent, "status": progress.status,
             "done": progress.done}
 
@@ -112,10 +118,12 @@ class BroadcastProgress:
             self._plain(force=True)
 
     def rate(self) -> float:
+        """Calls per second so far."""
         elapsed = time.monotonic() - self.started
         return (self.sent + self.failed) / elapsed if elapsed > 0 else 0.0
 
     def detail(self) -> str:
+        """The progress line's counters."""
         return (f"sent {self.sent}  failed {self.failed}  retries {self.retries}  "
                 f"recipients {self.covered}  {self.rate():.1f} calls/s")
 
@@ -150,6 +158,7 @@ class BroadcastProgress:
 
 
 def summarize_report(report: BroadcastReport) -> str:
+    """The broadcast's one-line summary."""
     return (
         f"batches: {len(report.batches)}  acknowledged: {len(report.acknowledged)}  "
         f"failed: {len(report.failed)}  unknown: {len(unknown_batches(report))}  "
@@ -160,6 +169,7 @@ def summarize_report(report: BroadcastReport) -> str:
 
 
 def summarize_result(result: SendResult) -> str:
+    """A delivery result's one-line summary."""
     c = result.counts()
     return (f"invalid: {c['invalid']}  forbidden: {c['forbidden']}  failed: {c['failed']}  "
             f"read: {c['read']}  unread: {c['unread']}  invalid depts: {c['invalid_depts']}")

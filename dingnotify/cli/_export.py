@@ -42,6 +42,7 @@ def recipient_rows(
 
 
 def export(path: str, rows: list[dict[str, object]]) -> None:
+    """Write ``rows`` as JSON (``.json``) or CSV (anything else)."""
     target = Path(path)
     if target.suffix.lower() == ".json":
         target.write_text(json.dumps(rows, ensure_ascii=False, indent=1), "utf-8")

@@ -19,6 +19,8 @@ class InputError(Exception):
 
 @dataclass
 class Recipients:
+    """Userids and mobiles read from recipient files."""
+
     userids: list[str] = field(default_factory=list)
     mobiles: list[str] = field(default_factory=list)
 

@@ -62,6 +62,7 @@ class JournalMismatchError(JournalError):
 
 
 def digest(*parts: bytes) -> str:
+    """SHA-256 of length-prefixed parts (unambiguous concatenation)."""
     h = hashlib.sha256()
     for part in parts:
         h.update(len(part).to_bytes(8, "big"))
@@ -115,6 +116,7 @@ class Journal:
         self._db: sqlite3.Connection | None = None
 
     def close(self) -> None:
+        """Close the database and release the lock (idempotent)."""
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -122,6 +124,7 @@ class Journal:
 
     @property
     def db(self) -> sqlite3.Connection:
+        """The open, checked database (after ``prepare``)."""
         assert self._db is not None, "prepare() first"
         return self._db
 
@@ -182,6 +185,7 @@ class Journal:
         return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
 
     def acknowledged(self) -> dict[int, int]:
+        """``{batch index: task_id}`` of acknowledged batches: never re-sent."""
         rows = self.db.execute(
             "SELECT idx, task_id FROM batches WHERE state='acknowledged' AND task_id IS NOT NULL")
         return {idx: task_id for idx, task_id in rows}
@@ -203,5 +207,6 @@ class Journal:
                  batch.index))
 
     def counts(self) -> dict[str, int]:
+        """Batches per state (planned, acknowledged, failed, unknown)."""
         rows = self.db.execute("SELECT state, COUNT(*) FROM batches GROUP BY state")
         return {state: n for state, n in rows}

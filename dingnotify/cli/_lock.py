@@ -27,6 +27,7 @@ class FileLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
+        """Take the lock now or raise ``LockedError`` naming the holder's pid."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -39,6 +40,7 @@ class FileLock:
         self._fd = fd
 
     def release(self) -> None:
+        """Drop the lock (idempotent)."""
         if self._fd is not None:
             os.ftruncate(self._fd, 0)
             os.close(self._fd)  # closing the descriptor drops the flock

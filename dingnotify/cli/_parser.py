@@ -46,6 +46,7 @@ def rate(text: str) -> float:
 
 
 def positive_int(text: str) -> int:
+    """A whole number >= 1."""
     try:
         value = int(text)
     except ValueError:
@@ -154,6 +155,7 @@ def _demo(sub: argparse._SubParsersAction[Parser]) -> None:
 
 
 def build_parser() -> Parser:
+    """The ``dingnotify`` parser with every subcommand."""
     parser = Parser(prog="dingnotify", description=DESCRIPTION, epilog=EPILOG,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"dingnotify {__version__}",
