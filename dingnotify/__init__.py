@@ -5,6 +5,7 @@
 """
 
 from ._client import DingTalkClient
+from ._constants import DEFAULT_BASE_URL
 from ._errors import (
     BroadcastCancelledError,
     BroadcastTimeoutError,
@@ -36,7 +37,15 @@ from ._errors import (
     ValidationError,
 )
 from ._quota import Quota
-from ._recipients import PlannedBatch, SequenceNotStr, batch_count, plan_batches
+from ._recipients import (
+    PlannedBatch,
+    SequenceNotStr,
+    batch_count,
+    check_userid,
+    plan_batches,
+    unique_dept_ids,
+    unique_userids,
+)
 from ._retry import RetryPolicy
 from ._token import MemoryTokenStore, TokenStore
 from ._transport import AiohttpTransport, AsyncTransport, Request, Response
@@ -66,6 +75,7 @@ from .models import ForbiddenRecord, MediaUpload, MobileLookup, SendProgress, Se
 from .top import LippiContentType, LippiResult, LyDingOpenPara, LyOpenMessage, TopClient
 
 __all__ = [
+    "DEFAULT_BASE_URL",
     "OA",
     "ActionCard",
     "ActionCardButton",
@@ -139,7 +149,10 @@ __all__ = [
     "Voice",
     "__version__",
     "batch_count",
+    "check_userid",
     "encode_msg",
     "message_from_dict",
     "plan_batches",
+    "unique_dept_ids",
+    "unique_userids",
 ]

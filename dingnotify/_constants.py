@@ -5,7 +5,7 @@ from __future__ import annotations
 DEFAULT_BASE_URL = "https://oapi.dingtalk.com"
 DEFAULT_TOP_URL = "https://eco.taobao.com/router/rest"
 
-# asyncsend_v2 limits (seed 001, api-notes §4).
+# asyncsend_v2 limits per call.
 MAX_USERIDS_PER_CALL = 100
 MAX_DEPT_IDS_PER_CALL = 20
 MAX_MSG_BYTES = 2048

@@ -161,7 +161,7 @@ def _decode_dict(body: bytes) -> DictAnswer:
 
 
 def split_list(value: StrList) -> list[str]:
-    """A DingTalk id list that may be a JSON array or a comma string (the seed's form)."""
+    """A DingTalk id list that may be a JSON array or a comma string (older answers)."""
     if value is None:
         return []
     if isinstance(value, str):

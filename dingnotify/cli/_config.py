@@ -3,50 +3,97 @@
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._constants import DEFAULT_BASE_URL
+from ._display import say
+from ._inputs import InputError
+from ._sdk import DEFAULT_BASE_URL
 
 ENV_KEY, ENV_SECRET, ENV_AGENT = "DINGTALK_APP_KEY", "DINGTALK_APP_SECRET", "DINGTALK_AGENT_ID"
 ENV_BASE_URL, ENV_CONFIG = "DINGTALK_BASE_URL", "DINGNOTIFY_CONFIG"
-DEFAULT_CONFIG = Path("~/.config/dingnotify/config.toml")
+
+ENV_DOC = f"""\
+environment:
+  {ENV_KEY}     the app's key (AppKey)
+  {ENV_SECRET}  the app's secret (AppSecret); never printed or journaled
+  {ENV_AGENT}    the app's agent id (--agent-id wins)
+  {ENV_BASE_URL}    API root (--base-url wins), default {DEFAULT_BASE_URL}
+  DINGTALK_EDITION     standard, professional or exclusive: the call quota (--edition wins)
+  DINGTALK_WEBHOOK_URL, DINGTALK_WEBHOOK_SECRET   the webhook command's robot
+  {ENV_CONFIG}    config file (--config wins), default
+                       $XDG_CONFIG_HOME/dingnotify/config.toml (~/.config if unset)
+  The environment wins over the config file; flags win over both."""
 
 
 class ConfigError(Exception):
-    """Credentials missing or malformed (exit code 3)."""
+    """Credentials missing or rejected (exit code 3)."""
+
+
+class ConfigFileError(InputError):
+    """The config file is unreadable or not the expected TOML (exit code 2)."""
 
 
 @dataclass(frozen=True)
 class Credentials:
+    """What a client needs; ``app_secret`` is kept out of the repr."""
+
     app_key: str
     app_secret: str = field(repr=False)
     agent_id: int | None
     base_url: str
 
 
+def default_config_path() -> Path:
+    """``$XDG_CONFIG_HOME/dingnotify/config.toml``, or under ``~/.config``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or "~/.config"
+    return Path(base).expanduser() / "dingnotify" / "config.toml"
+
+
+def _read_config(path: Path) -> dict[str, object]:
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise ConfigFileError(f"{path}: not valid TOML ({exc})") from None
+    section = data.get("dingtalk", {})
+    if not isinstance(section, dict):
+        raise ConfigFileError(
+            f"{path}: [dingtalk] must be a table with app_key/app_secret/agent_id")
+    if "app_secret" in section:
+        _warn_if_readable(path)
+    return section
+
+
+def _warn_if_readable(path: Path) -> None:
+    """Like ssh: a secret others can read is a secret others have."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        say(f"dingnotify: warning: {path} holds app_secret and is readable by others "
+            f"(mode {mode:03o}); run chmod 600 {path}", err=True)
+
+
+def _file_values(config: str | None) -> tuple[Path, dict[str, object]]:
+    path = Path(config or os.environ.get(ENV_CONFIG) or default_config_path()).expanduser()
+    if path.is_file():
+        return path, _read_config(path)
+    if config:
+        raise ConfigFileError(f"config file {config} does not exist")
+    return path, {}
+
+
 def load_credentials(
     config: str | None = None, *, base_url: str | None = None, agent_id: int | None = None
 ) -> Credentials:
     """Environment wins over the config file; flags win over both."""
-    values: dict[str, object] = {}
-    path = Path(config or os.environ.get(ENV_CONFIG) or DEFAULT_CONFIG).expanduser()
-    if path.is_file():
-        try:
-            values.update(tomllib.loads(path.read_text("utf-8")).get("dingtalk", {}))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    elif config:
-        raise ConfigError(f"config file {config} does not exist")
+    path, values = _file_values(config)
     for env, key in ((ENV_KEY, "app_key"), (ENV_SECRET, "app_secret"), (ENV_AGENT, "agent_id"),
                      (ENV_BASE_URL, "base_url")):
         if os.environ.get(env):
             values[key] = os.environ[env]
     app_key, app_secret = values.get("app_key"), values.get("app_secret")
-    if not isinstance(app_key, str) or not app_key or not isinstance(app_secret, str) or not (
-        app_secret
-    ):
+    if not (isinstance(app_key, str) and app_key and isinstance(app_secret, str) and app_secret):
         raise ConfigError(
             f"no credentials: set {ENV_KEY} and {ENV_SECRET} (and {ENV_AGENT}), "
             f"or put app_key/app_secret/agent_id under [dingtalk] in {path}"
@@ -57,9 +104,5 @@ def load_credentials(
             agent = int(str(agent))
         except ValueError:
             raise ConfigError(f"agent_id must be a number, got {agent!r}") from None
-    return Credentials(
-        app_key=app_key,
-        app_secret=app_secret,
-        agent_id=agent,
-        base_url=base_url or str(values.get("base_url") or DEFAULT_BASE_URL),
-    )
+    return Credentials(app_key=app_key, app_secret=app_secret, agent_id=agent,
+                       base_url=base_url or str(values.get("base_url") or DEFAULT_BASE_URL))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from types import TracebackType
 from typing import Any
 
-from ..broadcast import BroadcastEvent, BroadcastReport
-from ..models import SendResult
+import msgspec
+
+from ._sdk import Batch, BroadcastEvent, BroadcastReport, SendProgress, SendResult
 
 try:  # rich is the optional `cli` extra
     from rich.console import Console
@@ -25,7 +27,61 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 
 def say(text: str, *, err: bool = False) -> None:
+    """One line on stdout, or on stderr with ``err=True``."""
     print(text, file=sys.stderr if err else sys.stdout, flush=True)
+
+
+class Output:
+    """``--format text``: summaries on stdout. ``--format json``: one JSON document on
+    stdout and every other line on stderr. Notices always go to stderr."""
+
+    def __init__(self, fmt: str = "text") -> None:
+        self.is_json = fmt == "json"
+
+    def text(self, line: str) -> None:
+        """A summary line: stdout in text mode, stderr in JSON mode."""
+        say(line, err=self.is_json)
+
+    def notice(self, line: str) -> None:
+        """A notice: always stderr."""
+        say(line, err=True)
+
+    def json(self, data: object) -> None:
+        """The JSON document (JSON mode only)."""
+        if self.is_json:
+            say(json.dumps(data, ensure_ascii=False))
+
+    @staticmethod
+    def builtins(value: object) -> dict[str, Any]:
+        """A msgspec Struct as plain JSON-ready data."""
+        data: dict[str, Any] = msgspec.to_builtins(value)
+        return data
+
+
+def unknown_batches(report: BroadcastReport) -> list[Batch]:
+    """Batches that may have reached DingTalk without an answer (re-sent on resume)."""
+    return list(getattr(report, "unknown", []))
+
+
+def report_data(report: BroadcastReport) -> dict[str, object]:
+    """The broadcast report as JSON-ready data."""
+    problems = [*report.failed, *unknown_batches(report)]
+    return {
+        "batches": len(report.batches), "acknowledged": len(report.acknowledged),
+        "failed": len(report.failed), "unknown": len(unknown_batches(report)),
+        "recipients": report.recipients, "rejected": len(report.rejected),
+        "retries": report.retries, "rate_limited": report.rate_limited,
+        "complete": report.complete, "elapsed": round(report.elapsed, 3),
+        "task_ids": report.task_ids,
+        "problems": [{"batch": b.index, "state": b.state,
+                      "error": f"{type(b.error).__name__}: {b.error}"} for b in problems],
+    }
+
+
+def progress_data(task_id: int, progress: SendProgress) -> dict[str, object]:
+    """One task's progress as JSON-ready data."""
+    return {"task_id": task_id, "percent": progress.percent, "status": progress.status,
+            "done": progress.done}
 
 
 class BroadcastProgress:
@@ -62,10 +118,12 @@ class BroadcastProgress:
             self._plain(force=True)
 
     def rate(self) -> float:
+        """Calls per second so far."""
         elapsed = time.monotonic() - self.started
         return (self.sent + self.failed) / elapsed if elapsed > 0 else 0.0
 
     def detail(self) -> str:
+        """The progress line's counters."""
         return (f"sent {self.sent}  failed {self.failed}  retries {self.retries}  "
                 f"recipients {self.covered}  {self.rate():.1f} calls/s")
 
@@ -100,15 +158,18 @@ class BroadcastProgress:
 
 
 def summarize_report(report: BroadcastReport) -> str:
+    """The broadcast's one-line summary."""
     return (
         f"batches: {len(report.batches)}  acknowledged: {len(report.acknowledged)}  "
-        f"failed: {len(report.failed)}  recipients: {report.recipients}  "
+        f"failed: {len(report.failed)}  unknown: {len(unknown_batches(report))}  "
+        f"recipients: {report.recipients}  "
         f"rejected inputs: {len(report.rejected)}  retries: {report.retries}  "
         f"rate-limited: {report.rate_limited}  elapsed: {report.elapsed:.1f}s"
     )
 
 
 def summarize_result(result: SendResult) -> str:
+    """A delivery result's one-line summary."""
     c = result.counts()
     return (f"invalid: {c['invalid']}  forbidden: {c['forbidden']}  failed: {c['failed']}  "
             f"read: {c['read']}  unread: {c['unread']}  invalid depts: {c['invalid_depts']}")

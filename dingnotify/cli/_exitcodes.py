@@ -1,8 +1,18 @@
-"""Exit codes scripts can rely on."""
+"""Exit codes scripts can rely on: the same meaning in every command."""
 
 OK = 0
-USAGE = 2  # bad input: flags, files, recipients, message (argparse uses 2 too)
+USAGE = 2  # bad input: flags, files, recipients, message, journal (argparse uses 2 too)
 CREDENTIALS = 3  # missing or rejected app key / secret / agent id
-PARTIAL = 4  # some batches failed, or delivery did not finish in time
-API_ERROR = 5  # DingTalk or the network failed the whole command
+PARTIAL = 4  # some batches failed or are unknown, a poll failed, or delivery did not finish
+API_ERROR = 5  # DingTalk or the network failed the whole command (e.g. server unreachable)
 INTERRUPTED = 130
+
+EPILOG = """\
+exit codes:
+  0    everything acknowledged (and delivered, with --wait)
+  2    bad input: flags, files, recipients, message, or a journal that is in use or damaged
+  3    credentials missing or rejected (wrong app key / secret / agent id)
+  4    partial: some batches failed or unknown, unknown mobiles, a failed progress poll,
+       or delivery not finished within --wait-timeout
+  5    DingTalk or the network failed the whole command (server unreachable, API error)
+  130  interrupted"""

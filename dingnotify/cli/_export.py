@@ -6,8 +6,7 @@ import csv
 import json
 from pathlib import Path
 
-from ..broadcast import BroadcastReport
-from ..models import SendResult
+from ._sdk import BroadcastReport, SendResult
 
 FIELDS = ("userid", "mobile", "status", "batch", "task_id", "error")
 
@@ -31,7 +30,8 @@ def recipient_rows(
     for batch in report.batches:
         error = "" if batch.error is None else f"{type(batch.error).__name__}: {batch.error}"
         for userid in batch.userids:
-            state = "batch_failed" if batch.task_id is None else status.get(userid, "accepted")
+            state = (f"batch_{batch.state}" if batch.task_id is None
+                     else status.get(userid, "accepted"))
             rows.append({"userid": userid, "mobile": mobiles.get(userid, ""), "status": state,
                          "batch": batch.index, "task_id": batch.task_id or "", "error": error})
     rows.extend({"userid": "", "mobile": m, "status": "unknown_mobile", "batch": "",
@@ -42,6 +42,7 @@ def recipient_rows(
 
 
 def export(path: str, rows: list[dict[str, object]]) -> None:
+    """Write ``rows`` as JSON (``.json``) or CSV (anything else)."""
     target = Path(path)
     if target.suffix.lower() == ".json":
         target.write_text(json.dumps(rows, ensure_ascii=False, indent=1), "utf-8")

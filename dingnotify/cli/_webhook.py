@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import anyio
 
@@ -25,7 +25,7 @@ URL_ENV = "DINGTALK_WEBHOOK_URL"
 SECRET_ENV = "DINGTALK_WEBHOOK_SECRET"
 
 
-def add_webhook_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_webhook_parser(sub: argparse._SubParsersAction[Any]) -> None:
     """Register the ``webhook`` subcommand on the main parser."""
     p = sub.add_parser("webhook", help="send to a group through a custom robot's webhook")
     p.add_argument("--url", help=f"the robot's webhook URL (default: ${URL_ENV})")

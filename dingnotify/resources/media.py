@@ -15,7 +15,7 @@ from .._transport import multipart
 from .._wire import MediaResponse
 from ..models import MediaUpload
 
-# DingTalk's current limits (api-notes §7; older docs were stricter, the server enforces them).
+# DingTalk's current limits (older limits were stricter; the server enforces them).
 MAX_MEDIA_BYTES = {"image": 20 << 20, "voice": 2 << 20, "video": 20 << 20, "file": 20 << 20}
 
 

@@ -59,7 +59,7 @@ def check_task_id(task_id: object) -> int:
 
 
 def parse_send_result(raw: RawSendResult | None, flow_control_codes: Collection[str]) -> SendResult:
-    """Accept both the live array form and the seed's comma strings; split flow-controlled
+    """Accept both the live array form and the older comma strings; split flow-controlled
     recipients (by their ``forbidden_list`` code) from the other forbidden ones."""
     if raw is None:
         return SendResult()

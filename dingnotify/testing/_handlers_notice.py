@@ -3,7 +3,7 @@
 Choices where DingTalk's docs are silent: an ``agent_id`` that is not the token's app ->
 88 / sub_code ``60011`` (no permission); an unknown or foreign task id -> 40035; a missing
 ``task_id`` -> 40035. ``getsendresult`` answers arrays (the live form) unless the emulator
-was built with ``result_lists_as_strings=True`` (the seed doc's comma strings).
+was built with ``result_lists_as_strings=True`` (comma strings, as older answers had).
 """
 
 from __future__ import annotations

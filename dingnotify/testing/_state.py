@@ -1,6 +1,6 @@
 """Access tokens and uploaded media: the small pieces of server state besides tasks.
 
-Tokens follow the seed doc: 7200 s of life, the same token is returned while valid and each
+Tokens as DingTalk issues them: 7200 s of life, the same token is returned while valid and each
 ``/gettoken`` extends it. Expiry is judged by the injected clock.
 """
 
@@ -26,7 +26,7 @@ DEFAULT_MEDIA_LIMITS: dict[str, int] = {
     "image": 20 * MB, "voice": 2 * MB, "video": 20 * MB, "file": 20 * MB,
 }
 SEEDED_MEDIA_PREFIX = "@lADO"
-"""Ids of this shape (the seed doc's ``@lADOdvRYes0CbM0CbA``) count as already uploaded."""
+"""Ids of this shape (``@lADOdvRYes0CbM0CbA``) count as already uploaded."""
 
 
 @dataclass(slots=True)

@@ -13,7 +13,12 @@ import msgspec
 from aiohttp import web
 
 JSON_TYPE = "application/json;charset=UTF-8"
-PAYLOAD_KEY = "dingemu_payload"
+# A typed key on aiohttp >= 3.14 (a plain str key there raises NotAppKeyWarning), a str before.
+PAYLOAD_KEY: Any = (
+    web.ResponseKey("dingemu_payload", dict)  # type: ignore[attr-defined,unused-ignore]
+    if hasattr(web, "ResponseKey")
+    else "dingemu_payload"
+)
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder()

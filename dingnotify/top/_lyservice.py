@@ -1,4 +1,4 @@
-"""``alibaba.lyservice.lippi.message.send`` (seed 002): a customer sends a DingTalk message
+"""``alibaba.lyservice.lippi.message.send``: a customer sends a DingTalk message
 to customer service, proxied to ``dingtalk.oapi.customerservice.message.send``."""
 
 from __future__ import annotations

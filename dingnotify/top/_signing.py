@@ -1,4 +1,4 @@
-"""TOP request signatures (api-notes §10.3): sorted ``name+value`` pairs, upper-case hex."""
+"""TOP request signatures: sorted ``name+value`` pairs, upper-case hex."""
 
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ def test_broadcast_files_wait_and_export(emu: Emulator, tmp_path: Path) -> None:
                    "--poll-interval", "0.1", "--out", str(results), "--quiet"], cli_env(emu))
     assert out.returncode == 4, out.stderr  # one unknown mobile: partial
     assert "1 unknown mobile(s)" in out.stderr
-    assert "batches: 3  acknowledged: 3  failed: 0  recipients: 253" in out.stdout
+    assert "batches: 3  acknowledged: 3  failed: 0  unknown: 0  recipients: 253" in out.stdout
     assert "invalid: 1  forbidden: 0  failed: 0" in out.stdout
     assert emu.count(SEND) == 3
     assert emu.inboxes["u000300"][0].msg["markdown"]["title"] == "All-hands"
@@ -139,5 +139,5 @@ def test_task_commands(emu: Emulator) -> None:
 def test_demo_runs_without_credentials() -> None:
     out = run_cli(["demo", "--users", "2000", "--quiet"], cli_env(None), timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "batches: 21  acknowledged: 21  failed: 0  recipients: 2003" in out.stdout
+    assert "batches: 21  acknowledged: 21  failed: 0  unknown: 0  recipients: 2003" in out.stdout
     assert "invalid: 3  forbidden: 0  failed: 0" in out.stdout

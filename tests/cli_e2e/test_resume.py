@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 from dingnotify.testing import Emulator
@@ -18,7 +19,7 @@ USERS = [f"u{i:06d}" for i in range(1, 3001)]
 
 
 def unacknowledged(journal: Path) -> int:
-    with sqlite3.connect(journal) as db:
+    with closing(sqlite3.connect(journal)) as db:
         (count,) = db.execute("SELECT COUNT(*) FROM batches WHERE task_id IS NULL").fetchone()
     return int(count)
 

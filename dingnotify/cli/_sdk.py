@@ -1,0 +1,76 @@
+"""Every SDK name the command line uses, in one place.
+
+The CLI is a thin layer over the public API: its modules import the SDK only from here, so
+switching to ``from dingnotify import ...`` is a change to this file alone.
+"""
+
+from __future__ import annotations
+
+from .. import (
+    DEFAULT_BASE_URL,
+    Batch,
+    BroadcastEvent,
+    BroadcastReport,
+    ConnectionFailedError,
+    CredentialsError,
+    DeliveryTimeoutError,
+    DingNotifyError,
+    DingTalkClient,
+    Markdown,
+    Message,
+    NotFoundError,
+    PlannedBatch,
+    Quota,
+    SendProgress,
+    SendResult,
+    Text,
+    ValidationError,
+    __version__,
+    batch_count,
+    check_userid,
+    encode_msg,
+    message_from_dict,
+    plan_batches,
+    unique_dept_ids,
+    unique_userids,
+)
+
+EDITIONS = ("standard", "professional", "exclusive")
+
+
+def quota_for(edition: str | None) -> Quota:
+    """The quota of a DingTalk edition (standard when not given)."""
+    return {"professional": Quota.professional, "exclusive": Quota.exclusive}.get(
+        edition or "standard", Quota.standard)()
+
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "EDITIONS",
+    "Batch",
+    "BroadcastEvent",
+    "BroadcastReport",
+    "ConnectionFailedError",
+    "CredentialsError",
+    "DeliveryTimeoutError",
+    "DingNotifyError",
+    "DingTalkClient",
+    "Markdown",
+    "Message",
+    "NotFoundError",
+    "PlannedBatch",
+    "Quota",
+    "SendProgress",
+    "SendResult",
+    "Text",
+    "ValidationError",
+    "__version__",
+    "batch_count",
+    "check_userid",
+    "encode_msg",
+    "message_from_dict",
+    "plan_batches",
+    "quota_for",
+    "unique_dept_ids",
+    "unique_userids",
+]
