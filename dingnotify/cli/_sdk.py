@@ -34,6 +34,14 @@ from .. import (
     unique_dept_ids,
     unique_userids,
 )
+from ..webhook import Markdown as WebhookMarkdown
+from ..webhook import Text as WebhookText
+from ..webhook import (
+    WebhookMessage,
+    WebhookRejectedError,
+    WebhookRobot,
+    WebhookTokenNotFoundError,
+)
 
 EDITIONS = ("standard", "professional", "exclusive")
 
@@ -64,6 +72,12 @@ __all__ = [
     "SendResult",
     "Text",
     "ValidationError",
+    "WebhookMarkdown",
+    "WebhookMessage",
+    "WebhookRejectedError",
+    "WebhookRobot",
+    "WebhookText",
+    "WebhookTokenNotFoundError",
     "__version__",
     "batch_count",
     "check_userid",

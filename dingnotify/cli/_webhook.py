@@ -13,13 +13,19 @@ from typing import Any, NoReturn
 
 import anyio
 
-from .._errors import DingNotifyError, ValidationError
-from ..webhook import Markdown, Text, WebhookRejectedError, WebhookRobot
-from ..webhook._errors import WebhookTokenNotFoundError
-from ..webhook._messages import WebhookMessage
 from . import _exitcodes as codes
 from ._display import say
 from ._inputs import InputError
+from ._sdk import (
+    DingNotifyError,
+    ValidationError,
+    WebhookMarkdown,
+    WebhookMessage,
+    WebhookRejectedError,
+    WebhookRobot,
+    WebhookText,
+    WebhookTokenNotFoundError,
+)
 
 URL_ENV = "DINGTALK_WEBHOOK_URL"
 SECRET_ENV = "DINGTALK_WEBHOOK_SECRET"
@@ -30,7 +36,7 @@ def add_webhook_parser(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser("webhook", help="send to a group through a custom robot's webhook")
     p.add_argument("--url", help=f"the robot's webhook URL (default: ${URL_ENV})")
     p.add_argument("--secret", help=f"the robot's signing secret (default: ${SECRET_ENV})")
-    p.error = _one_line_error  # type: ignore[method-assign]
+    p.error = _one_line_error
     p.add_argument("--text", help="a text message")
     p.add_argument("--markdown", metavar="FILE", help="a markdown message read from FILE")
     p.add_argument("--title", help="title of a --markdown message")
@@ -39,7 +45,8 @@ def add_webhook_parser(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--at-all", action="store_true", help="mention everyone in the group")
     p.add_argument("--split", action="store_true",
                    help="send a message over 20,000 bytes as numbered parts")
-    p.add_argument("--request-timeout", type=float, default=10.0, metavar="S")
+    p.add_argument("--request-timeout", type=float, default=10.0, metavar="S",
+                   help="timeout of each HTTP request in seconds (default 10)")
 
 
 def _one_line_error(message: str) -> NoReturn:
@@ -54,7 +61,7 @@ def _message(args: argparse.Namespace) -> WebhookMessage:
     if args.text is not None:
         if args.title is not None:
             raise InputError("--title goes with --markdown, not --text")
-        return Text(content=args.text)
+        return WebhookText(content=args.text)
     if args.markdown is None:
         raise InputError("give --text or --markdown FILE")
     if not args.title:
@@ -63,7 +70,7 @@ def _message(args: argparse.Namespace) -> WebhookMessage:
         text = Path(args.markdown).read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {args.markdown}: {exc.__class__.__name__}") from None
-    return Markdown(title=args.title, text=text)
+    return WebhookMarkdown(title=args.title, text=text)
 
 
 async def _send(args: argparse.Namespace, message: WebhookMessage) -> int:

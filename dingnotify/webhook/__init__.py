@@ -17,7 +17,16 @@ from ._errors import (
     WebhookTokenNotFoundError,
 )
 from ._handler import WebhookHandler
-from ._messages import ActionCard, ActionCardButton, FeedCard, FeedCardLink, Link, Markdown, Text
+from ._messages import (
+    ActionCard,
+    ActionCardButton,
+    FeedCard,
+    FeedCardLink,
+    Link,
+    Markdown,
+    Text,
+    WebhookMessage,
+)
 from ._pacing import SlidingWindowLimiter
 from ._robot import MAX_BODY_BYTES, WebhookRobot
 from ._signing import sign
@@ -34,6 +43,7 @@ __all__ = [
     "Text",
     "WebhookBodyTooLargeError",
     "WebhookHandler",
+    "WebhookMessage",
     "WebhookMessageTooLargeError",
     "WebhookParameterError",
     "WebhookRateLimitedError",

@@ -20,6 +20,7 @@ from dingnotify.testing import Emulator, Fault, FaultPlan
 from tests.cli_e2e.conftest import SEND, cli_env, run_cli
 
 USERS = [f"u{i:06d}" for i in range(1, 3001)]
+RESULT = "/topapi/message/corpconversation/getsendresult"
 PROGRESS = "/topapi/message/corpconversation/getsendprogress"
 
 
@@ -225,7 +226,9 @@ def test_unreachable_server_in_broadcast_exits_5() -> None:
 
 def test_failed_progress_poll_still_writes_out_and_exits_4(emu: Emulator,
                                                            tmp_path: Path) -> None:
-    emu.faults = FaultPlan(rules=[Fault(path=PROGRESS, kind="errcode_40035")])
+    # A userid-only task is confirmed from getsendresult alone: that is the poll to break.
+    emu.faults = FaultPlan(rules=[Fault(path=RESULT, kind="errcode_40035"),
+                                  Fault(path=PROGRESS, kind="errcode_40035")])
     results = tmp_path / "r.json"
     out = run_cli(["broadcast", "--user", "u000001", "--user", "u000002", "--text", "x",
                    "--wait", "--poll-interval", "0.1", "--out", str(results), "--quiet"],

@@ -27,7 +27,7 @@ from dingnotify import (
     ValidationError,
     Voice,
 )
-from dingnotify._wire import SendResponse
+from dingnotify.testing import MockRequest, MockResponse, MockTransport
 
 # Text with non-BMP characters, control characters and sizes around the 2048-byte limit.
 texts = st.one_of(
@@ -73,6 +73,7 @@ userid_lists = st.one_of(
     st.lists(good_userid, max_size=8),
     st.lists(st.one_of(good_userid, userid), max_size=5),
     st.lists(st.from_regex(r"u[0-9]{1,4}", fullmatch=True), min_size=95, max_size=110),
+    good_userid,  # one bare string: never split into characters, always rejected
 )
 dept_lists = st.one_of(
     st.lists(st.integers(min_value=1, max_value=10**6), max_size=3),
@@ -84,18 +85,21 @@ dept_lists = st.one_of(
 )
 
 
-def attempt(build: Callable[[], Any], userids: list[Any], depts: list[Any],
+def attempt(build: Callable[[], Any], userids: list[Any] | str, depts: list[Any],
             to_all: bool) -> list[bytes]:
     sent: list[bytes] = []
 
+    def capture(request: MockRequest) -> MockResponse:
+        if request.url.path == "/gettoken":
+            return MockResponse(json={"errcode": 0, "access_token": "t", "expires_in": 7200})
+        assert request.content is not None
+        sent.append(request.content)
+        return MockResponse(json={"errcode": 0, "task_id": 1})
+
     async def run() -> None:
         async with dingnotify.DingTalkClient("k", "s", agent_id=7,
-                                             base_url="http://127.0.0.1:9") as client:
-            async def capture(method: str, path: str, kind: Any, **kw: Any) -> Any:
-                sent.append(kw["body"])
-                return SendResponse(errcode=0, task_id=1)
-
-            client._api.call = capture  # type: ignore[method-assign]
+                                             base_url="http://127.0.0.1:9",
+                                             transport=MockTransport(capture)) as client:
             await client.work_notice.send(build(), userids=userids, dept_ids=depts,
                                           to_all_user=to_all)
 
@@ -113,10 +117,12 @@ outcomes = {"sent": 0, "rejected": 0}
           suppress_health_check=[HealthCheck.too_slow])
 @given(messages, userid_lists, dept_lists, st.booleans())
 def test_send_input_is_sent_within_limits_or_rejected(
-    build: Callable[[], Any], userids: list[Any], depts: list[Any], to_all: bool
+    build: Callable[[], Any], userids: list[Any] | str, depts: list[Any], to_all: bool
 ) -> None:
     sent = attempt(build, userids, depts, to_all)
     outcomes["sent" if sent else "rejected"] += 1
+    if isinstance(userids, str):
+        assert not sent, "a bare string was taken for a list of userids"
     if not sent:
         return
     body = json.loads(sent[0])

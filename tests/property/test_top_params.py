@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dingnotify import TopClient, ValidationError
-from dingnotify.top import sign
+from dingnotify.testing import MockRequest, MockResponse, MockTransport
+from dingnotify.top._signing import sign
 
 values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
@@ -30,14 +31,13 @@ methods = st.one_of(st.just("alibaba.lyservice.lippi.message.send"),
 def run(method: str, params: dict[Any, Any]) -> list[tuple[str, bytes]]:
     sent: list[tuple[str, bytes]] = []
 
+    def capture(request: MockRequest) -> MockResponse:
+        sent.append((str(request.url), request.content or b""))
+        return MockResponse(content=b'{"x_response":{}}')
+
     async def go() -> None:
         async with TopClient("k", "s3cret", url="http://127.0.0.1:9/router/rest",
-                             sign_method="hmac") as top:
-            async def capture(method: str, url: str, **kw: Any) -> bytes:
-                sent.append((url, kw["data"]))
-                return b'{"x_response":{}}'
-
-            top._transport.request = capture  # type: ignore[method-assign]
+                             sign_method="hmac", transport=MockTransport(capture)) as top:
             try:
                 await top.execute(method, params)
             except Exception as exc:

@@ -37,7 +37,7 @@ async def test_timeout_after_accept_is_retried_and_the_repeat_dropped() -> None:
             assert {(f.code, f.count) for f in repeat.forbidden} == {("143105", 1)}
 
         assert all(len(emu.inboxes[u]) == 1 for u in users)  # exactly one message each
-        assert report.recipients == 300 == sum(len(b.raw_userids) for b in report.batches)
+        assert report.recipients == 300 == sum(len(b.userids) for b in report.batches)
         assert len(report.acknowledged) == 3 and report.failed == [] and report.retries == 1
 
 

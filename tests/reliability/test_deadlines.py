@@ -13,12 +13,13 @@ import warnings
 import anyio
 import pytest
 
-from dingnotify import RequestTimeoutError, Text
-from dingnotify.broadcast import (
+from dingnotify import (
     BroadcastCancelledError,
     BroadcastEvent,
     BroadcastReport,
     BroadcastTimeoutError,
+    RequestTimeoutError,
+    Text,
 )
 from dingnotify.testing import Emulator, Fault, FaultPlan, Org
 from tests.emulated import client_for
@@ -52,8 +53,10 @@ async def test_per_request_timeout_fails_the_batch_after_retries() -> None:
         report = await client.work_notice.broadcast(Text(content="t"), userids=USERS[:300],
                                                     concurrency=3)
         assert time.monotonic() - started < 3
-        [failed] = report.failed
-        assert isinstance(failed.error, RequestTimeoutError) and failed.attempts == 3
+        # A timed-out request may have reached DingTalk: unknown, not failed.
+        [unknown] = report.unknown
+        assert isinstance(unknown.error, RequestTimeoutError) and unknown.attempts == 3
+        assert report.failed == []
         assert report.complete and len(report.acknowledged) == 2
         assert set(report.task_ids) == set(emu.tasks)
 
@@ -66,12 +69,14 @@ async def test_overall_deadline_fails_unacknowledged_batches(
             report = await client.work_notice.broadcast(Text(content="d"), userids=USERS,
                                                         concurrency=4, timeout=0.8)
             assert 0.8 <= time.monotonic() - started < 2
-            session = client._transport.session  # the pooled session, to check it closes
+            session = client._http.transport.session  # type: ignore[attr-defined]  # the pooled session, to check it closes
         assert session.closed
         assert report.timed_out and not report.complete and not report.cancelled
         assert len(report.acknowledged) == 12
-        assert all(isinstance(b.error, BroadcastTimeoutError) for b in report.failed)
-        assert len(report.acknowledged) + len(report.failed) == len(report.batches)
+        # The four requests hanging in the server at the deadline may have been taken.
+        assert len(report.unknown) == 4 and report.failed == []
+        assert all(isinstance(b.error, BroadcastTimeoutError) for b in report.unknown)
+        assert len(report.acknowledged) + len(report.unknown) == len(report.batches)
         assert set(report.task_ids) == set(emu.tasks)  # exactly what the emulator accepted
         delivered = {u for t in emu.tasks.values() for u in t.delivered}
         assert delivered == {u for b in report.acknowledged for u in b.userids}
@@ -86,7 +91,7 @@ async def test_cancelled_broadcast_reports_exactly_what_was_acknowledged(
     async with Emulator(org=Org.synthetic(n_users=3000), faults=hang_after(10)) as emu:
         client = client_for(emu, timeout=20)
         async with client:
-            session = client._transport.session
+            session = client._http.transport.session  # type: ignore[attr-defined]
             ten_acked = asyncio.Event()
 
             def on_event(event: BroadcastEvent) -> None:
@@ -117,7 +122,7 @@ async def test_cancelled_broadcast_reports_exactly_what_was_acknowledged(
         assert report.cancelled and not report.complete and report.finished_at > 0
         assert len(report.acknowledged) == 10
         assert set(report.task_ids) == set(emu.tasks)
-        assert all(isinstance(b.error, BroadcastCancelledError) for b in report.failed)
-        assert len(report.failed) >= 4  # the in-flight ones
-        assert {b.state for b in report.batches} == {"acknowledged", "failed"}
+        assert all(isinstance(b.error, BroadcastCancelledError) for b in report.unknown)
+        assert len(report.unknown) == 4 and report.failed == []  # the in-flight ones
+        assert {b.state for b in report.batches} == {"acknowledged", "unknown"}
     assert_no_leaks(caplog)

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from dingnotify import DingNotifyError, DingTalkClient, RetryPolicy, Text
+from dingnotify import AiohttpTransport, DingNotifyError, DingTalkClient, RetryPolicy, Text
 from dingnotify.broadcast import BroadcastEvent
 from dingnotify.testing import Emulator, Fault, FaultPlan, ManualClock
 
@@ -111,8 +111,8 @@ async def test_no_secret_or_token_in_logs_or_errors(caplog: pytest.LogCaptureFix
 
 async def test_tls_verification_is_on_by_default() -> None:
     async with DingTalkClient("key", "secret") as client:
-        transport = client._transport
-        assert transport._ssl is True
+        transport = client._http.transport
+        assert isinstance(transport, AiohttpTransport) and transport._ssl is True
         connector = transport.session.connector
         assert connector is not None and connector._ssl is True  # type: ignore[attr-defined]
         assert client.base_url.startswith("https://")

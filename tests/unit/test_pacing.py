@@ -1,54 +1,232 @@
-"""The pacer: spacing between calls, and how it reacts to 90018 bursts."""
+"""The quota governor's sliding windows and penalties, on an injected clock whose sleep
+advances it: no test here waits in real time (but one, marked below)."""
 
 from __future__ import annotations
 
-from dingnotify._pacing import AdaptivePacer
+import math
+from collections.abc import Sequence
+
+import anyio
+import pytest
+
+import dingnotify
+from dingnotify import IPBannedError, Quota, RateLimitedError, Text, ValidationError
+from dingnotify._quota import SECOND_SPAN, Governor
+from dingnotify.testing import MockResponse
+from tests.conftest import SEND, Scripted, client_with, err, ok
+
+EPS = 1e-9
+# The contract: at most ``qps`` calls in any 1.01 s span and ``calls_per_minute`` (or
+# ``recipients_per_minute``) in any 60.3 s span. The governor may keep wider windows.
+SECOND, MINUTE = 1.01, 60.3
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
+class FakeTime:
+    """A monotonic clock; ``sleep`` advances it at once (and lets other tasks run)."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
 
     def __call__(self) -> float:
         return self.now
 
-
-def test_a_burst_of_throttles_counts_once_per_window() -> None:
-    clock = Clock()
-    pacer = AdaptivePacer(40, clock=clock)
-    start = pacer.rate
-    assert start is not None
-    for _ in range(16):  # sixteen calls in flight all answered 90018
-        pacer.throttled()
-    assert pacer.rate == start * 0.75
-    clock.now += 1.5
-    pacer.throttled()
-    assert pacer.rate == start * 0.75 * 0.75
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        await anyio.lowlevel.checkpoint()
 
 
-def test_recovery_is_additive_and_capped() -> None:
-    clock = Clock()
-    pacer = AdaptivePacer(40, clock=clock)
-    ceiling = pacer.rate
-    assert ceiling is not None and 39 < ceiling < 40
-    pacer.throttled()
-    for _ in range(25):
-        pacer.succeeded()
-    assert pacer.rate == ceiling
+def governor(quota: Quota) -> tuple[Governor, FakeTime]:
+    clock = FakeTime()
+    return Governor(quota, clock=clock, sleep=clock.sleep), clock
 
 
-def test_unpaced_starts_pacing_after_the_first_throttle() -> None:
-    pacer = AdaptivePacer(None, clock=Clock())
-    assert pacer.rate is None
-    pacer.throttled()
-    assert pacer.rate is not None and pacer.rate < 40
+async def stamps_of(gov: Governor, clock: FakeTime, api: str, n: int,
+                    recipients: int = 0) -> list[float]:
+    stamps = []
+    for _ in range(n):
+        await gov.acquire(api, recipients)
+        stamps.append(clock.now)
+    return stamps
 
 
-async def test_calls_are_spaced_by_the_rate() -> None:
-    import anyio
+def most_in_any_span(stamps: Sequence[float], span: float,
+                     weights: Sequence[int] | None = None) -> int:
+    """The largest total weight of acquisitions inside any half-open window ``span`` wide."""
+    weights = weights if weights is not None else [1] * len(stamps)
+    best = 0
+    for i, start in enumerate(stamps):
+        best = max(best, sum(w for t, w in zip(stamps[i:], weights[i:], strict=True)
+                             if t < start + span - EPS))
+    return best
 
-    pacer = AdaptivePacer(100)
-    started = anyio.current_time()
-    for _ in range(11):
-        await pacer.acquire()
-    assert anyio.current_time() - started >= 10 / 100
+
+async def test_never_more_than_qps_in_any_second() -> None:
+    gov, clock = governor(Quota(qps=20))
+    stamps = await stamps_of(gov, clock, "send", 100)
+    assert most_in_any_span(stamps, SECOND) == 20
+    assert stamps[:20] == [1000.0] * 20  # the first second's budget goes out at once
+    assert stamps[-1] - stamps[0] < 5 * SECOND_SPAN + 0.01  # no slower than the budget needs
+
+
+async def test_fractional_qps_rounds_down() -> None:
+    gov, clock = governor(Quota(qps=2.5))
+    stamps = await stamps_of(gov, clock, "send", 10)
+    assert most_in_any_span(stamps, SECOND) == 2
+
+
+async def test_never_more_than_calls_per_minute_in_any_minute() -> None:
+    gov, clock = governor(Quota(qps=60, calls_per_minute=1500))
+    stamps = await stamps_of(gov, clock, "send", 1700)
+    assert most_in_any_span(stamps, MINUTE) == 1500
+    assert most_in_any_span(stamps, SECOND) <= 60
+    assert stamps[1499] - stamps[0] < 26  # 1,500 calls at 60 per second: about 25 s
+    assert stamps[1500] - stamps[0] >= MINUTE - EPS
+
+
+async def test_never_more_than_recipients_per_minute_for_the_send_api() -> None:
+    gov, clock = governor(Quota(qps=40, recipients_per_minute=5000))
+    weights = [100, 40, 100, 7] * 100
+    stamps = []
+    for weight in weights:
+        await gov.acquire(SEND, weight)
+        stamps.append(clock.now)
+    assert most_in_any_span(stamps, MINUTE, weights) <= 5000
+    assert sum(weights) > 3 * 5000  # the budget bound several minutes over
+
+
+async def test_recipients_budget_is_per_app_across_calls_without_it() -> None:
+    gov, clock = governor(Quota(qps=40, recipients_per_minute=1000, userids_per_call=100))
+    await stamps_of(gov, clock, SEND, 10, recipients=100)
+    assert clock.now == 1000.0
+    await gov.acquire("/topapi/message/corpconversation/getsendresult")  # no recipients
+    assert clock.now == 1000.0
+    await gov.acquire(SEND, 1)
+    assert clock.now >= 1000.0 + MINUTE - EPS
+
+
+async def test_penalties_after_rate_limit_answers() -> None:
+    for error, pause in [
+        (RateLimitedError(90018, "qps"), 1.0),
+        (RateLimitedError(90019, "qps"), 1.0),
+        (RateLimitedError(88, "e", sub_code="90018"), 1.0),
+        (RateLimitedError(90006, "minute"), 5.0),
+        (RateLimitedError(90005, "minute"), 5.0),
+        (RateLimitedError(90002, "platform"), 2.0),
+    ]:
+        gov, clock = governor(Quota())
+        await gov.acquire("a")
+        gov.penalize("a", error)
+        await gov.acquire("b")  # another API is not closed
+        assert clock.now == 1000.0
+        await gov.acquire("a")
+        assert clock.now == pytest.approx(1000.0 + pause), error
+
+
+async def test_ip_ban_closes_every_api_for_its_wait() -> None:
+    gov, clock = governor(Quota())
+    gov.penalize("a", IPBannedError(7.0))
+    await gov.acquire("b")
+    assert clock.now == pytest.approx(1007.0)
+    await gov.acquire("a")
+    assert clock.now == pytest.approx(1007.0)
+
+
+async def test_penalties_do_not_shorten_each_other() -> None:
+    gov, clock = governor(Quota())
+    gov.penalize("a", RateLimitedError(90006, "minute"))
+    gov.penalize("a", RateLimitedError(90018, "qps"))
+    await gov.acquire("a")
+    assert clock.now == pytest.approx(1005.0)
+
+
+async def test_separate_apis_have_separate_windows() -> None:
+    gov, clock = governor(Quota(qps=20))
+    await stamps_of(gov, clock, "a", 20)
+    await stamps_of(gov, clock, "b", 20)
+    await stamps_of(gov, clock, "c", 20)
+    assert clock.now == 1000.0 and clock.slept == []
+    await gov.acquire("a")
+    assert 1000.0 + SECOND - EPS <= clock.now <= 1000.0 + SECOND_SPAN + EPS
+
+
+async def test_callers_of_one_api_are_served_in_arrival_order() -> None:
+    gov, clock = governor(Quota(qps=3))
+    served: list[int] = []
+
+    async def caller(number: int) -> None:
+        await gov.acquire("a")
+        served.append(number)
+
+    async with anyio.create_task_group() as tg:
+        for number in range(30):
+            tg.start_soon(caller, number)
+            await anyio.lowlevel.checkpoint()
+    assert served == list(range(30))
+    assert clock.now >= 1000.0 + 9 * SECOND - EPS
+
+
+async def test_a_workload_inside_the_budget_is_not_delayed() -> None:
+    gov, clock = governor(Quota(qps=20, calls_per_minute=1500, recipients_per_minute=5000))
+    for api in ("send", "progress", "result", "recall"):
+        await stamps_of(gov, clock, api, 20)
+    await stamps_of(gov, clock, SEND, 20, recipients=100)
+    clock.now += SECOND_SPAN + 0.001  # the next second
+    await stamps_of(gov, clock, SEND, 20, recipients=100)
+    assert clock.slept == [] and gov.waited == 0.0
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"qps": 0}, {"qps": -1}, {"qps": math.inf}, {"qps": math.nan}, {"qps": True},
+    {"qps": "20"}, {"calls_per_minute": 0}, {"calls_per_minute": 1.5},
+    {"recipients_per_minute": -5}, {"userids_per_call": 5001}, {"dept_ids_per_call": 501},
+    {"userids_per_call": 0}, {"recipients_per_dept": 0},
+    {"recipients_per_minute": 50, "userids_per_call": 100},
+])
+def test_invalid_quotas_are_refused(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        Quota(**kwargs)  # type: ignore[arg-type]
+
+
+def test_editions_and_defaults() -> None:
+    assert Quota() == Quota.standard()
+    assert (Quota.standard().qps, Quota.professional().qps, Quota.exclusive().qps) == (20, 40, 60)
+    for quota in (Quota.standard(), Quota.professional(), Quota.exclusive()):
+        assert (quota.calls_per_minute, quota.recipients_per_minute, quota.userids_per_call,
+                quota.dept_ids_per_call) == (1500, 5000, 100, 20)
+    assert Quota(userids_per_call=5000, dept_ids_per_call=500).userids_per_call == 5000
+    with pytest.raises(ValidationError):
+        dingnotify.DingTalkClient("k", "s", quota="standard")  # type: ignore[arg-type]
+
+
+def test_reservation_rule_for_departments_and_everyone() -> None:
+    quota = Quota(recipients_per_dept=250)
+    assert quota.reservation(100, 0, False) == 100
+    assert quota.reservation(10, 2, False) == 510
+    assert quota.reservation(0, 20, False) == 5000  # capped at the minute's budget
+    assert quota.reservation(0, 0, True) == 5000
+
+
+async def test_client_uses_the_standard_quota_by_default() -> None:
+    async with dingnotify.DingTalkClient("k", "s") as c:
+        assert c.quota == Quota.standard()
+
+
+async def test_rate_limit_answer_closes_the_api_in_the_client(wire: Scripted) -> None:
+    """Real time (about one second): 90018 makes the governor hold the retry back."""
+    wire.route(SEND, err(90018, "qps"), ok(task_id=3))
+    async with client_with(wire, quota=Quota()) as c:
+        started = anyio.current_time()
+        assert await c.work_notice.send(Text(content="x"), userids=["u"]) == 3
+        assert anyio.current_time() - started >= 1.0
+    assert len(wire.sent(SEND)) == 2
+
+
+async def test_client_without_quota_is_not_paced(wire: Scripted) -> None:
+    wire.route(SEND, MockResponse(json={"errcode": 0, "task_id": 1}))
+    async with client_with(wire, quota=None) as c:
+        started = anyio.current_time()
+        for _ in range(50):
+            await c.work_notice.send(Text(content="x"), userids=["u"])
+        assert anyio.current_time() - started < 1.0
