@@ -228,7 +228,7 @@ class RobotCaller:
         timeout: float,
         on_attempt: Callable[[], None] | None,
     ) -> D:
-        refreshed = False
+        stale: Secret | None = None  # the token DingTalk rejected: it may echo it back
         while True:
             if self.governor is not None:
                 await self.governor.acquire(path)
@@ -245,9 +245,9 @@ class RobotCaller:
             response = await exchange(self.http, request)
             if 200 <= response.status < 300:
                 return decode(response.content)
-            error = robot_error(response, path, token, self._app_secret)
-            if isinstance(error, TokenError) and not refreshed:
-                refreshed = True
+            error = robot_error(response, path, token, stale, self._app_secret)
+            if isinstance(error, TokenError) and stale is None:
+                stale = token
                 await self.tokens.invalidate(token)
                 continue
             if isinstance(error, RateLimitedError) and self.governor is not None:
