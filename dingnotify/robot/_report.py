@@ -8,7 +8,7 @@ from ..broadcast import BroadcastReport
 from ._models import RobotSendResult
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class RobotBroadcastReport(BroadcastReport):
     """A ``BroadcastReport`` whose acknowledged batches carry ``processQueryKey``s
     (``process_query_keys``), with every recipient accounted for exactly once.
@@ -51,3 +51,7 @@ class RobotBroadcastReport(BroadcastReport):
                         *result.throttled_userids}
             sent.extend(u for u in batch.userids if u not in left_out)
         return sent
+
+    def __repr__(self) -> str:
+        return (f"Robot{super().__repr__()[:-1]}, resend_rounds={self.resend_rounds}, "
+                f"throttled={len(self.robot_throttled_userids)})")

@@ -164,7 +164,7 @@ async def test_wrong_secret_on_token_call() -> None:
                               robot_code="r", quota=None) as client:
         with pytest.raises(CredentialsError) as caught:
             await client.robot.send(HI, userids=["u1"])
-    assert SECRET not in str(caught.value) and caught.value.path == TOKEN_PATH
+    assert SECRET not in exposed(caught.value) and caught.value.path == TOKEN_PATH
     assert len(transport.requests) == 1
 
 
