@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import traceback
 from typing import Any
 
 import pytest
@@ -321,3 +323,21 @@ async def test_governor_paces_robot_apis_with_their_own_keys() -> None:
         assert governor is not None and client.robot._caller.governor is governor
         assert SEND in governor._apis and "/topapi/message/corpconversation/asyncsend_v2" \
             in governor._apis
+
+
+async def test_no_token_or_secret_in_debug_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="dingnotify")
+    plan = FaultPlan(script={SEND: ["ok", "revoke_token", "http_503"]})
+    async with Emulator(faults=plan) as emu, robot_client(emu, retry=FAST) as client:
+        await client.robot.broadcast(SampleText(content="hi"), userids=["u000001", "u000002"])
+        for _ in range(2):
+            await client.robot.send(SampleText(content="x"), userids=["u000001"])
+        with pytest.raises(InvalidArgumentError) as caught:
+            await client.robot.read_status("nope")
+    text = caplog.text + "".join(traceback.TracebackException.from_exception(
+        caught.value, capture_locals=True).format())  # before this frame holds the tokens
+    tokens = [r.response["accessToken"] for r in emu.requests if r.path == TOKEN]
+    assert len(tokens) == 2
+    assert "robot/oToMessages/batchSend" in caplog.text
+    for secret in (*tokens, emu.app.app_secret):
+        assert secret not in text
