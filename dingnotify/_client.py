@@ -32,6 +32,8 @@ from ._token import Clock, TokenRefresher, TokenStore
 from ._transport import AiohttpTransport, AsyncTransport
 from ._wire import DictAnswer
 from .resources import Impaas, Media, Users, WorkNotice
+from .robot import Robot
+from .robot._caller import DEFAULT_API_BASE_URL, RobotCaller, fetch_robot_token
 
 _DEFAULT_QUOTA = Quota.standard()
 
@@ -50,6 +52,8 @@ class DingTalkClient(ClientLifecycle):
     left open) or a ``transport=`` of your own (``dingnotify.testing.MockTransport`` in
     unit tests). Every call draws from one quota governor (``quota=None`` turns client-side
     limits off, for tests); ``timeout`` is per request, ``retry`` the default policy.
+    ``client.robot`` speaks the new-generation API at ``api_base_url`` with a token of its
+    own, for the enterprise robot ``robot_code`` (or one given per call).
     """
 
     def __init__(
@@ -58,7 +62,9 @@ class DingTalkClient(ClientLifecycle):
         app_secret: str,
         *,
         agent_id: int | None = None,
+        robot_code: str | None = None,
         base_url: str = DEFAULT_BASE_URL,
+        api_base_url: str = DEFAULT_API_BASE_URL,
         quota: Quota | None = _DEFAULT_QUOTA,
         retry: RetryPolicy | None = None,
         timeout: float = DEFAULT_TIMEOUT,
@@ -87,6 +93,7 @@ class DingTalkClient(ClientLifecycle):
         self.app_key = app_key
         self.agent_id = agent_id
         self.base_url = _check_url("base_url", base_url)
+        self.api_base_url = _check_url("api_base_url", api_base_url)
         self.quota = quota
         secret = Secret(app_secret)
         self._http = HttpCore(
@@ -107,6 +114,13 @@ class DingTalkClient(ClientLifecycle):
         self.work_notice = WorkNotice(self._api, agent_id, flow_control_codes)
         self.media = Media(self._api)
         self.impaas = Impaas(self._api)
+        self._robot_tokens = TokenRefresher(
+            partial(fetch_robot_token, self._http, self.api_base_url, app_key, secret),
+            key=f"dingtalk-api:{app_key}", store=token_store, margin=token_refresh_margin,
+            clock=clock,
+        )
+        self.robot = Robot(RobotCaller(self._http, self.api_base_url, self._robot_tokens,
+                                       governor, secret), robot_code)
 
     @property
     def retry(self) -> RetryPolicy:

@@ -22,7 +22,7 @@ class Batch:
     index: int
     userids: tuple[str, ...]
     dept_ids: tuple[int, ...]
-    task_id: int | None = None
+    task_id: int | str | None = None
     error: BaseException | None = None
     attempts: int = 0
     in_flight: bool = False
@@ -93,7 +93,12 @@ class BroadcastReport:
     @property
     def task_ids(self) -> list[int]:
         """Acknowledged task ids, in batch order."""
-        return [b.task_id for b in self.batches if b.task_id is not None]
+        return [b.task_id for b in self.batches if isinstance(b.task_id, int)]
+
+    @property
+    def process_query_keys(self) -> list[str]:
+        """Acknowledged robot ``processQueryKey``s, in batch order."""
+        return [b.task_id for b in self.batches if isinstance(b.task_id, str)]
 
     @property
     def acknowledged(self) -> list[Batch]:

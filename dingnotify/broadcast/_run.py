@@ -32,8 +32,9 @@ from ._source import BatchSource
 logger = logging.getLogger("dingnotify.broadcast")
 
 AttemptHook = Callable[[], None]
-SendBatch = Callable[[Batch, AttemptHook, RetryHook], Awaitable[int]]
-"""``send(batch, on_attempt, on_retry)``: one call for one batch, returning its task_id."""
+SendBatch = Callable[[Batch, AttemptHook, RetryHook], Awaitable[int | str]]
+"""``send(batch, on_attempt, on_retry)``: one call for one batch, returning its task_id
+(a robot ``processQueryKey`` is a ``str``)."""
 
 
 @dataclass
@@ -116,7 +117,7 @@ async def run_broadcast(
     timeout: float | None = None,
     on_event: Callable[[BroadcastEvent], None] | None = None,
     report: BroadcastReport | None = None,
-    acknowledged: Mapping[int, int] | None = None,
+    acknowledged: Mapping[int, int | str] | None = None,
     at_least_one: bool = False,
 ) -> BroadcastReport:
     """Send every batch through ``send`` with at most ``concurrency`` in flight.

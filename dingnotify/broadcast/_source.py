@@ -30,7 +30,7 @@ class BatchSource:
         userids: UserIdStream,
         planner: BatchPlanner,
         report: BroadcastReport,
-        acknowledged: Mapping[int, int],
+        acknowledged: Mapping[int, int | str],
         reject: Reject,
         skip: Callable[[Batch], None],
         *,

@@ -330,6 +330,6 @@ def _pending_tasks(tasks: Iterable[int] | BroadcastReport) -> list[PendingTask]:
     if isinstance(tasks, BroadcastReport):
         return [
             PendingTask(b.task_id, b.userids if b.userids and not b.dept_ids else None)
-            for b in tasks.batches if b.task_id is not None
+            for b in tasks.batches if isinstance(b.task_id, int)
         ]
     return [PendingTask(check_task_id(t)) for t in tasks]

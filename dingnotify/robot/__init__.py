@@ -1,7 +1,8 @@
-"""Enterprise robot messages on DingTalk's new-generation API: templates and result models.
+"""Enterprise robot messages on DingTalk's new-generation API (``client.robot``).
 
 Templates are frozen Structs named after DingTalk's ``msgKey``; ``encode_msg_param`` gives
-the JSON string that goes into ``msgParam``.
+the JSON string that goes into ``msgParam``. ``Robot`` is the resource behind
+``client.robot``: ``send``, ``broadcast``, ``send_to_group``, ``read_status``, ``recall``.
 """
 
 from ._messages import (
@@ -22,8 +23,12 @@ from ._messages import (
     msg_key,
 )
 from ._models import RobotReadStatus, RobotRecallResult, RobotSendResult
+from ._report import RobotBroadcastReport
+from ._resource import Robot
 
 __all__ = [
+    "Robot",
+    "RobotBroadcastReport",
     "RobotMessage",
     "RobotReadStatus",
     "RobotRecallResult",

@@ -1,0 +1,262 @@
+"""Robot API calls: quota slot, header token, non-2xx answers mapped to the error tree.
+
+The new-generation API (``api.dingtalk.com``) answers errors with a non-2xx status and a
+``{"code", "message", "requestid"}`` body, so unlike oapi calls the body of an error answer
+matters: ``exchange`` returns every answer and ``robot_error`` types the non-2xx ones:
+
+    InvalidAuthentication, 401         TokenError (refreshed once, retried once)
+    invalidClientIdOrSecret            CredentialsError
+    *QpsLimitForAppkeyAndApi, *QpsLimitForApi, 429
+                                       RateLimitedError (retried)
+    *ApiCountLimitForOrg               QuotaExhaustedError
+    other 400                          InvalidArgumentError
+    other 403                          PermissionDeniedError
+    404                                NotFoundError
+    5xx                                ServerError (retried)
+
+``errcode`` is the HTTP status, ``sub_code`` DingTalk's ``code``, ``errmsg`` its
+``message`` (secrets masked) and ``request_id`` its ``requestid``. Errors are built in
+helper functions and raised outside ``except`` blocks: no frame or chained exception on
+their traceback holds a token or the app secret.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+import msgspec
+from yarl import URL
+
+from .._constants import JSON_CONTENT_TYPE
+from .._errors import (
+    ClientClosedError,
+    ConnectionFailedError,
+    CredentialsError,
+    DingNotifyError,
+    DingTalkError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    QuotaExhaustedError,
+    RateLimitedError,
+    RequestTimeoutError,
+    ResponseDecodeError,
+    TokenError,
+    TransportError,
+    status_error_for,
+)
+from .._http import HttpCore
+from .._quota import Governor
+from .._redact import Secret, scrub
+from .._retry import RetryHook, RetryPolicy, retrying
+from .._token import TokenRefresher
+from .._transport import Request, ResponseLike
+from ._wire import decode_error, decode_token
+
+D = TypeVar("D")
+logger = logging.getLogger("dingnotify")
+
+DEFAULT_API_BASE_URL = "https://api.dingtalk.com"
+PATH_TOKEN = "/v1.0/oauth2/accessToken"
+TOKEN_HEADER = "x-acs-dingtalk-access-token"
+JSON_HEADERS = {"Content-Type": JSON_CONTENT_TYPE}
+
+TOKEN_CODES = frozenset({"InvalidAuthentication", "InvalidAccessToken"})
+CREDENTIAL_CODES = frozenset({"invalidClientIdOrSecret", "InvalidClientIdOrSecret"})
+QPS_APP = "QpsLimitForAppkeyAndApi"
+QPS_API = "QpsLimitForApi"
+MONTHLY = "ApiCountLimitForOrg"
+# The governor speaks oapi codes: the per-app limit pauses an API like 90018 (one second),
+# the platform-wide one like 90002.
+_GOVERNOR_CODES = {QPS_APP: 90018, QPS_API: 90002}
+
+_token_body = msgspec.json.Encoder().encode
+
+
+def _last(code: str | None) -> str:
+    """``Forbidden.AccessDenied.QpsLimitForApi`` -> ``QpsLimitForApi``."""
+    return (code or "").rsplit(".", 1)[-1]
+
+
+def _retry_after(response: ResponseLike) -> float | None:
+    try:
+        seconds = float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < float("inf") else None
+
+
+def robot_error(
+    response: ResponseLike, path: str, *secrets: Secret | None
+) -> DingNotifyError:
+    """The typed error for a non-2xx robot API answer (see the module docstring)."""
+    status = response.status
+    answer = decode_error(response.content)
+    code, last = answer.code, _last(answer.code)
+    message = scrub(answer.message or f"HTTP {status}", *secrets)
+    cls: type[DingTalkError] = DingTalkError
+    if last == MONTHLY:
+        cls = QuotaExhaustedError
+    elif last in (QPS_APP, QPS_API) or status == 429:
+        cls = RateLimitedError
+    elif code in CREDENTIAL_CODES:
+        cls = CredentialsError
+    elif code in TOKEN_CODES or status == 401:
+        cls = TokenError
+    elif not 400 <= status < 500:
+        where = f"{path} answered HTTP {status}"
+        if answer.request_id:
+            where += f" request_id={answer.request_id}"
+        return status_error_for(status, where, retry_after=_retry_after(response))
+    elif status == 404:
+        cls = NotFoundError
+    elif status == 403:
+        cls = PermissionDeniedError
+    elif status == 400:
+        cls = InvalidArgumentError
+    return cls(status, message, sub_code=code, request_id=answer.request_id, path=path)
+
+
+def _transport_error(request: Request, exc: BaseException) -> TransportError:
+    where = f"{request.method} {request.safe_url}"
+    if isinstance(exc, TransportError):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return RequestTimeoutError(f"{where} timed out after {request.timeout}s")
+    return ConnectionFailedError(f"{where} failed: {type(exc).__name__}")
+
+
+async def exchange(http: HttpCore, request: Request) -> ResponseLike:
+    """One attempt through ``http``'s transport: any HTTP answer, else a ``TransportError``.
+
+    Call it inside ``async with http.call():`` (the client's lifecycle and loop checks).
+    """
+    if http._closed:
+        raise ClientClosedError("the client was closed while this call was retrying")
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("%s %s", request.method, request.safe_url)
+    failure: TransportError | None = None
+    try:
+        response = await http.transport.handle(request)
+    except (TransportError, TimeoutError, OSError) as exc:
+        failure = _transport_error(request, exc)
+    if failure is not None:
+        raise failure  # outside the except block: nothing chained
+    return response
+
+
+def _checked(response: ResponseLike, path: str, *secrets: Secret | None) -> bytes:
+    if 200 <= response.status < 300:
+        return response.content
+    raise robot_error(response, path, *secrets)
+
+
+async def fetch_robot_token(
+    http: HttpCore, base_url: str, app_key: str, app_secret: Secret, timeout: float
+) -> tuple[Secret, float]:
+    """One ``POST /v1.0/oauth2/accessToken``: the token and its lifetime in seconds."""
+    request = Request(
+        "POST", URL(base_url + PATH_TOKEN), headers=JSON_HEADERS,
+        content=_token_body({"appKey": app_key, "appSecret": app_secret.reveal()}),
+        timeout=timeout,
+    )
+    answer = decode_token(_checked(await exchange(http, request), PATH_TOKEN, app_secret))
+    if not answer.access_token:
+        raise ResponseDecodeError(f"{PATH_TOKEN}: response has no accessToken")
+    return Secret(answer.access_token), float(answer.expire_in or 0)
+
+
+class RobotCaller:
+    """Sends robot API requests with a valid token, within the quota, retrying per policy."""
+
+    def __init__(
+        self,
+        http: HttpCore,
+        base_url: str,
+        tokens: TokenRefresher,
+        governor: Governor | None,
+        app_secret: Secret,
+    ) -> None:
+        self.http = http
+        self.base_url = base_url
+        self.tokens = tokens
+        self.governor = governor
+        self._app_secret = app_secret
+        self._urls: dict[str, URL] = {}
+
+    def _url(self, path: str) -> URL:
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = URL(self.base_url + path)
+        return url
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        decode: Callable[[bytes], D],
+        *,
+        body: bytes | None = None,
+        query: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        on_attempt: Callable[[], None] | None = None,
+        on_retry: RetryHook | None = None,
+    ) -> D:
+        """One API call: ``decode`` of a 2xx answer's body, else a typed error."""
+
+        async def attempt(attempt_timeout: float) -> D:
+            return await self._attempt(method, path, decode, body, query, attempt_timeout,
+                                       on_attempt)
+
+        async with self.http.call():
+            return await retrying(
+                attempt, retry if retry is not None else self.http.retry,
+                timeout=timeout if timeout is not None else self.http.timeout,
+                on_retry=on_retry,
+            )
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        decode: Callable[[bytes], D],
+        body: bytes | None,
+        query: Mapping[str, str] | None,
+        timeout: float,
+        on_attempt: Callable[[], None] | None,
+    ) -> D:
+        stale: Secret | None = None  # the token DingTalk rejected: it may echo it back
+        while True:
+            if self.governor is not None:
+                await self.governor.acquire(path)
+            token = await self.tokens.get(timeout)
+            url = self._url(path)
+            request = Request(
+                method, url.with_query(query) if query else url,
+                headers={TOKEN_HEADER: token.reveal(),
+                         **(JSON_HEADERS if body is not None else {})},
+                content=body, timeout=timeout,
+            )
+            if on_attempt is not None:
+                on_attempt()
+            response = await exchange(self.http, request)
+            if 200 <= response.status < 300:
+                return decode(response.content)
+            error = robot_error(response, path, token, stale, self._app_secret)
+            if isinstance(error, TokenError) and stale is None:
+                stale = token
+                await self.tokens.invalidate(token)
+                continue
+            if isinstance(error, RateLimitedError) and self.governor is not None:
+                self._penalize(path, error)
+            raise error
+
+    def _penalize(self, path: str, error: RateLimitedError) -> None:
+        assert self.governor is not None
+        if isinstance(error, QuotaExhaustedError):
+            return
+        code = _GOVERNOR_CODES.get(_last(error.sub_code), 90018)
+        self.governor.penalize(path, RateLimitedError(code, path=path))

@@ -1,0 +1,276 @@
+"""``client.robot``: one-to-one and group robot messages, read status, recall, broadcast."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
+
+import anyio
+import msgspec
+
+from .._constants import DEFAULT_CONCURRENCY
+from .._errors import ResponseDecodeError, ValidationError
+from .._recipients import (
+    BatchPlanner,
+    UserIds,
+    UserIdStream,
+    check_userids_container,
+    unique_userids,
+)
+from .._retry import RetryHook, RetryPolicy
+from ..broadcast import AttemptHook, Batch, BroadcastEvent, run_broadcast
+from ._caller import RobotCaller
+from ._messages import RobotMessage, _Template, encode_msg_param
+from ._models import RobotReadStatus, RobotRecallResult, RobotSendResult
+from ._report import RobotBroadcastReport
+from ._wire import decode_group_send, decode_read_status, decode_recall, decode_send
+
+PATH_SEND = "/v1.0/robot/oToMessages/batchSend"
+PATH_GROUP = "/v1.0/robot/groupMessages/send"
+PATH_RECALL = "/v1.0/robot/otoMessages/batchRecall"
+PATH_READ_STATUS = "/v1.0/robot/oToMessages/readStatus"
+MAX_USERIDS = 20
+MAX_RECALL_KEYS = 20
+MAX_GROUP_PARAM_BYTES = 15_000
+DEFAULT_RESEND_ROUNDS = 3
+DEFAULT_RESEND_DELAY = 5.0
+
+_encode = msgspec.json.Encoder().encode
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"{name} must be a non-empty string")
+    return value
+
+
+def _check_message(message: object) -> RobotMessage:
+    if not isinstance(message, _Template):
+        raise ValidationError(
+            f"message must be a robot template (SampleText, ...), got {type(message).__name__}")
+    return message  # type: ignore[return-value]
+
+
+class _SendBody:
+    """A ``batchSend`` body encoded once; each batch splices in its userids."""
+
+    __slots__ = ("_head", "_tail")
+
+    def __init__(self, robot_code: str, message: RobotMessage) -> None:
+        self._head = b'{"robotCode":' + _encode(robot_code) + b',"userIds":'
+        self._tail = (b',"msgKey":' + _encode(message.msg_key) + b',"msgParam":'
+                      + _encode(encode_msg_param(message)) + b"}")
+
+    def render(self, userids: Iterable[str]) -> bytes:
+        return self._head + _encode(list(userids)) + self._tail
+
+
+class Robot:
+    """``client.robot``: the enterprise robot on DingTalk's new-generation API.
+
+    ``robot_code`` comes from the client or from each call. Every call takes ``timeout``
+    (seconds per request; for ``broadcast`` the whole run) and ``retry``.
+    """
+
+    def __init__(self, caller: RobotCaller, robot_code: str | None = None) -> None:
+        if robot_code is not None:
+            _text("robot_code", robot_code)
+        self._caller = caller
+        self.robot_code = robot_code
+
+    def _code(self, robot_code: str | None) -> str:
+        code = robot_code if robot_code is not None else self.robot_code
+        if code is None:
+            raise ValidationError("robot_code is required: give it to the client or the call")
+        return _text("robot_code", code)
+
+    async def send(
+        self,
+        message: RobotMessage,
+        *,
+        userids: UserIds,
+        robot_code: str | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> RobotSendResult:
+        """Send one message to at most 20 users (after de-duplication).
+
+        Users in ``throttled_userids`` were not sent and may be sent again later;
+        ``broadcast`` does that for you, and takes any number of users.
+        """
+        body = _SendBody(self._code(robot_code), _check_message(message))
+        users = unique_userids(userids)
+        if not users or len(users) > MAX_USERIDS:
+            raise ValidationError(f"one send takes 1-{MAX_USERIDS} userids, got {len(users)}; "
+                                  "use broadcast for more")
+        return await self._send(body, users, timeout=timeout, retry=retry)
+
+    async def _send(
+        self,
+        body: _SendBody,
+        userids: Iterable[str],
+        *,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        on_attempt: AttemptHook | None = None,
+        on_retry: RetryHook | None = None,
+    ) -> RobotSendResult:
+        result = await self._caller.call(
+            "POST", PATH_SEND, decode_send, body=body.render(userids), timeout=timeout,
+            retry=retry, on_attempt=on_attempt, on_retry=on_retry)
+        if not result.process_query_key:
+            raise ResponseDecodeError(f"{PATH_SEND}: response has no processQueryKey")
+        return result
+
+    async def send_to_group(
+        self,
+        message: RobotMessage,
+        *,
+        open_conversation_id: str,
+        robot_code: str | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> str:
+        """Send one message to a group the robot is in; returns its ``processQueryKey``."""
+        param = encode_msg_param(_check_message(message))
+        if len(param.encode()) > MAX_GROUP_PARAM_BYTES:
+            raise ValidationError(f"a group message's msgParam is at most "
+                                  f"{MAX_GROUP_PARAM_BYTES} bytes")
+        body = _encode({"robotCode": self._code(robot_code),
+                        "openConversationId": _text("open_conversation_id",
+                                                    open_conversation_id),
+                        "msgKey": message.msg_key, "msgParam": param})
+        key = await self._caller.call("POST", PATH_GROUP, decode_group_send, body=body,
+                                      timeout=timeout, retry=retry)
+        if not key:
+            raise ResponseDecodeError(f"{PATH_GROUP}: response has no processQueryKey")
+        return key
+
+    async def read_status(
+        self,
+        process_query_key: str,
+        *,
+        robot_code: str | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> RobotReadStatus:
+        """Who has read a one-to-one message (DingTalk keeps this for 24 hours)."""
+        query = {"robotCode": self._code(robot_code),
+                 "processQueryKey": _text("process_query_key", process_query_key)}
+        return await self._caller.call("GET", PATH_READ_STATUS, decode_read_status,
+                                       query=query, timeout=timeout, retry=retry)
+
+    async def recall(
+        self,
+        process_query_keys: Iterable[str],
+        *,
+        robot_code: str | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> RobotRecallResult:
+        """Recall one-to-one messages: keys recalled, and the reason for each that was not.
+
+        Any number of keys (20 per call, one call after another).
+        """
+        code = self._code(robot_code)
+        check_userids_container(process_query_keys)
+        keys = list(dict.fromkeys(_text("process_query_keys item", k)
+                                  for k in process_query_keys))
+        if not keys:
+            raise ValidationError("process_query_keys is empty")
+        recalled: list[str] = []
+        failed: dict[str, str] = {}
+        for start in range(0, len(keys), MAX_RECALL_KEYS):
+            body = _encode({"robotCode": code,
+                            "processQueryKeys": keys[start:start + MAX_RECALL_KEYS]})
+            part = await self._caller.call("POST", PATH_RECALL, decode_recall, body=body,
+                                           timeout=timeout, retry=retry)
+            recalled.extend(part.recalled)
+            failed.update(part.failed)
+        return RobotRecallResult(recalled=recalled, failed=failed)
+
+    async def broadcast(
+        self,
+        message: RobotMessage,
+        *,
+        userids: UserIdStream,
+        robot_code: str | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        rate: float | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        resend_rounds: int = DEFAULT_RESEND_ROUNDS,
+        resend_delay: float = DEFAULT_RESEND_DELAY,
+        on_event: Callable[[BroadcastEvent], None] | None = None,
+        report: RobotBroadcastReport | None = None,
+        acknowledged: Mapping[int, str] | None = None,
+    ) -> RobotBroadcastReport:
+        """Send one message to any number of users, 20 per call, through the fan-out engine.
+
+        Users are de-duplicated in order; ``userids`` may be a collection, a generator or
+        an async iterator. Users DingTalk answers as flow-controlled are sent again after
+        ``resend_delay`` seconds, for up to ``resend_rounds`` more rounds; ``timeout``
+        bounds the whole run. The report accounts for every recipient exactly once (see
+        ``RobotBroadcastReport``).
+        """
+        body = _SendBody(self._code(robot_code), _check_message(message))
+        check_userids_container(userids)
+        if isinstance(userids, Collection):
+            userids = unique_userids(userids)
+            if not userids:
+                raise ValidationError("no recipients: userids is empty")
+        if isinstance(resend_rounds, bool) or not isinstance(resend_rounds, int) or \
+                resend_rounds < 0:
+            raise ValidationError("resend_rounds must be an int >= 0")
+        if not 0 <= resend_delay < math.inf:
+            raise ValidationError("resend_delay must be a finite number of seconds >= 0")
+        report = report if report is not None else RobotBroadcastReport()
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        async def send(batch: Batch, on_attempt: AttemptHook, on_retry: RetryHook) -> str:
+            result = await self._send(body, batch.userids, retry=retry, on_attempt=on_attempt,
+                                      on_retry=on_retry)
+            report.robot_results[batch.index] = result
+            return result.process_query_key
+
+        async def run(users: UserIdStream, first: int, run_timeout: float | None) -> None:
+            planner = BatchPlanner(userids_per_call=MAX_USERIDS)
+            planner.planned = first  # re-send batches continue the numbering
+            await run_broadcast(send, users, [], planner=planner, concurrency=concurrency,
+                                rate=rate, timeout=run_timeout, on_event=on_event,
+                                report=report, acknowledged=acknowledged if not first else None)
+
+        try:
+            await run(userids, 0, timeout)
+        finally:
+            report.robot_throttled_userids = _throttled(report, 0, [])
+        started, recipients = report.started_at, report.recipients
+        try:
+            while (report.robot_throttled_userids and report.complete
+                   and report.resend_rounds < resend_rounds):
+                left = math.inf if deadline is None else deadline - time.monotonic()
+                if left <= resend_delay:
+                    break
+                await anyio.sleep(resend_delay)
+                pending, first = report.robot_throttled_userids, len(report.batches)
+                report.resend_rounds += 1
+                try:
+                    await run(pending, first, None if deadline is None else left - resend_delay)
+                finally:
+                    report.robot_throttled_userids = _throttled(report, first, pending)
+        finally:
+            report.started_at, report.recipients = started, recipients
+        return report
+
+
+def _throttled(report: RobotBroadcastReport, first: int, pending: list[str]) -> list[str]:
+    """Still throttled after a round that began at batch ``first``: the ``pending`` users
+    no batch of the round took, then those the round's answers throttled again."""
+    taken = {u for b in report.batches[first:] for u in b.userids}
+    still = [u for u in pending if u not in taken]
+    for batch in report.batches[first:]:
+        result = report.robot_results.get(batch.index)
+        if result is not None:
+            still.extend(result.throttled_userids)
+    return still
