@@ -30,7 +30,8 @@ STATUS_BAR = "/topapi/message/corpconversation/status_bar/update"
 
 FAST = dingnotify.RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.01, jitter=False)
 
-Answer = MockResponse | BaseException | Callable[[MockRequest], MockResponse]
+Reply = MockResponse | Awaitable[MockResponse]
+Answer = MockResponse | BaseException | Callable[[MockRequest], Reply]
 
 
 def ok(**fields: Any) -> MockResponse:
@@ -66,7 +67,7 @@ class Scripted:
         self.routes[path] = list(answers)
         return self
 
-    def __call__(self, request: MockRequest) -> MockResponse:
+    def __call__(self, request: MockRequest) -> Reply:
         self.requests.append(request)
         script = self.routes.get(request.url.path)
         if script is None:

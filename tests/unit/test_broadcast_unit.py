@@ -396,10 +396,11 @@ async def test_client_broadcast_stops_on_monthly_quota(wire: Scripted) -> None:
 
 async def test_client_broadcast_rejects_bad_recipients_before_sending(wire: Scripted) -> None:
     async with client_with(wire) as c:
-        for kwargs in ({"userids": ["u"], "dept_ids": [0]}, {"userids": "u1"},
-                       {"userids": []}, {"userids": ["u"], "to_all_user": True}):
+        cases: list[dict[str, Any]] = [{"userids": ["u"], "dept_ids": [0]}, {"userids": "u1"},
+                                       {"userids": []}, {"userids": ["u"], "to_all_user": True}]
+        for kwargs in cases:
             with pytest.raises(ValidationError):
-                await c.work_notice.broadcast(Text(content="x"), **kwargs)  # type: ignore[arg-type]
+                await c.work_notice.broadcast(Text(content="x"), **kwargs)
     assert wire.sent() == []
 
 

@@ -164,7 +164,7 @@ async def test_media_upload_multipart(
         f"Content-Type: {content_type}\r\n\r\n".encode() + request.content,
         policy=email.policy.HTTP,
     )
-    parts = list(form.iter_parts())  # type: ignore[attr-defined]
+    parts = list(form.iter_parts())
     assert len(parts) == 1
     part = parts[0]
     assert part.get_param("name", header="content-disposition") == "media"

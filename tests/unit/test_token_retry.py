@@ -24,9 +24,9 @@ from tests.conftest import (
 OK = ok(task_id=1)
 
 
-def fast(attempts: int = 4, **kw: int) -> RetryPolicy:
+def fast(attempts: int = 4, rate_limit_attempts: int = 12) -> RetryPolicy:
     return RetryPolicy(max_attempts=attempts, base_delay=0.001, max_delay=0.01, jitter=False,
-                       **kw)
+                       rate_limit_attempts=rate_limit_attempts)
 
 
 async def send_one(c: dingnotify.DingTalkClient, content: str = "x") -> int:
@@ -217,7 +217,7 @@ def test_retry_policy_delays() -> None:
     for bad in ({"max_attempts": 0}, {"rate_limit_attempts": 0}, {"max_attempts": True},
                 {"base_delay": -1}, {"max_delay": float("inf")}, {"deadline": 0}):
         with pytest.raises(dingnotify.ValidationError):
-            RetryPolicy(**bad)  # type: ignore[arg-type]
+            RetryPolicy(**bad)
     with pytest.raises(ValueError):
         RetryPolicy(max_attempts=0)
 

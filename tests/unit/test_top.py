@@ -284,7 +284,7 @@ def test_parse_response_unwraps_or_raises() -> None:
 
 def test_lippi_content_type_is_the_public_enum() -> None:
     assert dingnotify.LippiContentType is LippiContentType
-    assert LippiContentType.TEXT == 1
+    assert int(LippiContentType.TEXT) == 1
 
 
 @pytest.mark.xfail(strict=True, reason="core bug: TopClient.execute's attempt() keeps the "

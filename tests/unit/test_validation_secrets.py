@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import aiohttp
 import pytest
@@ -155,9 +156,9 @@ async def test_secrets_absent_from_errors_reprs_and_debug_logs(
     async with client_with(wire, retry=policy) as c:
         texts.append(repr(c))
         for call in calls:
-            texts.append(shown(await failure(lambda call=call: call(c))))
+            texts.append(shown(await failure(partial(call, c))))
         for call in echoing:  # the message and repr are masked (locals: see below)
-            error = await failure(lambda call=call: call(c))
+            error = await failure(partial(call, c))
             texts.extend([str(error), repr(error), "".join(traceback.format_exception(error))])
     texts.extend(r.getMessage() for r in caplog.records)
     blob = "\n".join(texts)
@@ -285,17 +286,15 @@ def test_error_hierarchy_contract() -> None:
     # A cancel is not a timeout, and not worth a retry.
     assert not issubclass(dingnotify.BroadcastCancelledError, TimeoutError)
     assert not issubclass(dingnotify.BroadcastCancelledError, dingnotify.TransportError)
-    retried = {dingnotify.RateLimitedError, dingnotify.ServerBusyError, dingnotify.ServerError,
-               dingnotify.TooManyRequestsError, dingnotify.ConnectionFailedError,
-               dingnotify.RequestTimeoutError, dingnotify.TopBusyError,
-               dingnotify.IPBannedError}
-    never = {dingnotify.QuotaExhaustedError, dingnotify.RedirectError,
-             dingnotify.HTTPStatusError, dingnotify.CredentialsError,
-             dingnotify.ResponseDecodeError, dingnotify.BroadcastCancelledError,
-             dingnotify.BroadcastTimeoutError, dingnotify.DeliveryTimeoutError,
-             dingnotify.ValidationError, dingnotify.TokenError, dingnotify.ClientClosedError,
-             dingnotify.InvalidArgumentError, dingnotify.PermissionDeniedError,
-             dingnotify.NotFoundError, dingnotify.TopError}
+    d = dingnotify
+    retried: set[type[d.DingNotifyError]] = {
+        d.RateLimitedError, d.ServerBusyError, d.ServerError, d.TooManyRequestsError,
+        d.ConnectionFailedError, d.RequestTimeoutError, d.TopBusyError, d.IPBannedError}
+    never: set[type[d.DingNotifyError]] = {
+        d.QuotaExhaustedError, d.RedirectError, d.HTTPStatusError, d.CredentialsError,
+        d.ResponseDecodeError, d.BroadcastCancelledError, d.BroadcastTimeoutError,
+        d.DeliveryTimeoutError, d.ValidationError, d.TokenError, d.ClientClosedError,
+        d.InvalidArgumentError, d.PermissionDeniedError, d.NotFoundError, d.TopError}
     assert all(cls.retryable for cls in retried)
     assert not any(cls.retryable for cls in never)
 
