@@ -36,7 +36,7 @@ from ._errors import (
     TransportError,
     ValidationError,
 )
-from ._quota import Quota
+from ._quota import Governor, Quota
 from ._recipients import (
     PlannedBatch,
     SequenceNotStr,
@@ -96,6 +96,7 @@ __all__ = [
     "DingTalkClient",
     "DingTalkError",
     "File",
+    "Governor",
     "ForbiddenRecord",
     "HTTPStatusError",
     "IPBannedError",

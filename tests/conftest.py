@@ -74,7 +74,7 @@ class Scripted:
             raise AssertionError(f"unscripted request: {request.method} {request.url.path}")
         answer = script.pop(0) if len(script) > 1 else script[0]
         if isinstance(answer, BaseException):
-            raise answer
+            raise answer.with_traceback(None)
         if isinstance(answer, MockResponse):
             return answer
         return answer(request)

@@ -120,12 +120,11 @@ async def test_307_on_send_is_refused_and_nothing_reaches_the_other_host() -> No
     """Before: the client re-posted to the other host with ``?access_token=<token>`` and
     returned its task_id (666) as success. After: ``RedirectError``, one request, evil sees
     nothing."""
-    async with serve("127.0.0.2") as evil:
-        async with serve("127.0.0.1", {GETTOKEN: token_ok,
-                                       SEND: redirect_to(evil, 307)}) as ding:
-            async with client_at(ding.url) as client:
-                with anyio.fail_after(5), pytest.raises(RedirectError) as caught:
-                    await client.work_notice.send(Text(content="hi"), userids=["u1"])
+    async with serve("127.0.0.2") as evil, \
+            serve("127.0.0.1", {GETTOKEN: token_ok, SEND: redirect_to(evil, 307)}) as ding, \
+            client_at(ding.url) as client:
+        with anyio.fail_after(5), pytest.raises(RedirectError) as caught:
+            await client.work_notice.send(Text(content="hi"), userids=["u1"])
     assert isinstance(caught.value, HTTPStatusError) and caught.value.status == 307
     assert not caught.value.retryable
     assert ding.paths() == [GETTOKEN, SEND]  # exactly one send: a 3xx is not retried
@@ -135,11 +134,11 @@ async def test_307_on_send_is_refused_and_nothing_reaches_the_other_host() -> No
 async def test_302_on_gettoken_is_refused_and_the_secret_stays_home() -> None:
     """Before: a 302 on ``/gettoken`` delivered ``appsecret=<secret>`` to the other host.
     After: ``RedirectError`` after one request; evil sees nothing."""
-    async with serve("127.0.0.2") as evil:
-        async with serve("127.0.0.1", {GETTOKEN: redirect_to(evil, 302)}) as ding:
-            async with client_at(ding.url) as client:
-                with anyio.fail_after(5), pytest.raises(RedirectError) as caught:
-                    await client.work_notice.send(Text(content="hi"), userids=["u1"])
+    async with serve("127.0.0.2") as evil, \
+            serve("127.0.0.1", {GETTOKEN: redirect_to(evil, 302)}) as ding, \
+            client_at(ding.url) as client:
+        with anyio.fail_after(5), pytest.raises(RedirectError) as caught:
+            await client.work_notice.send(Text(content="hi"), userids=["u1"])
     assert caught.value.status == 302
     assert ding.paths() == [GETTOKEN]
     assert evil.seen == []
@@ -157,10 +156,10 @@ async def test_token_with_query_syntax_stays_one_parameter() -> None:
     async def token(request: web.Request) -> web.StreamResponse:
         return web.json_response({"errcode": 0, "access_token": nasty, "expires_in": 7200})
 
-    async with serve("127.0.0.1", {GETTOKEN: token, SEND: send_ok}) as ding:
-        async with client_at(ding.url) as client:
-            with anyio.fail_after(5):
-                assert await client.work_notice.send(Text(content="x"), userids=["u1"]) == 1001
+    async with serve("127.0.0.1", {GETTOKEN: token, SEND: send_ok}) as ding, \
+            client_at(ding.url) as client:
+        with anyio.fail_after(5):
+            assert await client.work_notice.send(Text(content="x"), userids=["u1"]) == 1001
     [send] = [s for s in ding.seen if s.path == SEND]
     assert [v for k, v in send.query if k == "access_token"] == [nasty]
     assert "agent_id" not in {k for k, _ in send.query}

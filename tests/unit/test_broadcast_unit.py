@@ -417,3 +417,14 @@ async def test_client_broadcast_unknown_batch_after_timeouts(wire: Scripted) -> 
     assert [b.state for b in report.batches] == ["acknowledged", "unknown", "acknowledged"]
     assert report.batches[1].attempts == 4 and report.retries == 3
     assert isinstance(report.batches[1].error, dingnotify.RequestTimeoutError)
+
+
+async def test_client_broadcast_to_all_users_is_one_call(wire: Scripted) -> None:
+    wire.route(SEND, ok(task_id=42))
+    async with client_with(wire) as c:
+        report = await c.work_notice.broadcast(Text(content="x"), to_all_user=True,
+                                               concurrency=8)
+    assert report.task_ids == [42] and report.complete and report.recipients == 0
+    (request,) = wire.sent(SEND)
+    assert request.json == {"agent_id": 123, "to_all_user": True,
+                            "msg": {"msgtype": "text", "text": {"content": "x"}}}

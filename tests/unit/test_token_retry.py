@@ -312,3 +312,18 @@ async def test_per_call_retry_overrides_the_client_default(wire: Scripted) -> No
         with pytest.raises(dingnotify.ServerError):
             await c.work_notice.send(Text(content="x"), userids=["u"], retry=fast(2))
     assert len(wire.sent(SEND)) == 2
+
+
+@pytest.mark.parametrize("failure", [
+    MockResponse(302, headers={"Location": "https://elsewhere.test/"}), MockResponse(400),
+    MockResponse(content=b"<html>oops</html>"), err(40089, "bad secret"), err(60011, "ip"),
+], ids=repr)
+async def test_gettoken_failures_that_cannot_heal_are_asked_once(
+    wire: Scripted, failure: MockResponse
+) -> None:
+    wire.route(GETTOKEN, failure)
+    async with client_with(wire, retry=fast(4)) as c:
+        with pytest.raises(dingnotify.DingNotifyError) as info:
+            await send_one(c)
+    assert not info.value.retryable
+    assert wire.paths() == [GETTOKEN]

@@ -3,6 +3,7 @@ redirects are never followed; a closed client refuses calls."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
@@ -414,3 +415,28 @@ async def test_undecodable_token_body_does_not_leak_the_token(
     text = str(error) + repr(error) + "".join(traceback.format_exception(error))
     assert '"access_token":"***' in text
     assert TOKEN[:20] not in text
+
+
+def test_a_client_belongs_to_one_event_loop(wire: Scripted) -> None:
+    wire.route(SEND, ok(task_id=1))
+    c = client_with(wire)
+
+    async def send() -> int:
+        return await c.work_notice.send(Text(content="x"), userids=["u"])
+
+    assert asyncio.run(send()) == 1
+    with pytest.raises(dingnotify.DingNotifyError, match="event loop"):
+        asyncio.run(send())
+    assert len(wire.sent(SEND)) == 1
+
+
+async def test_requests_show_no_credentials(wire: Scripted) -> None:
+    wire.route(SEND, ok(task_id=1))
+    async with client_with(wire) as c:
+        await c.work_notice.send(Text(content="x"), userids=["u"])
+    token_request, send_request = wire.sent()
+    for request in (token_request, send_request):
+        assert APP_SECRET not in repr(request) and TOKEN not in repr(request)
+        assert APP_SECRET not in str(request) and TOKEN not in str(request)
+    assert "appsecret=***" in repr(token_request)
+    assert "access_token=***" in repr(send_request)
