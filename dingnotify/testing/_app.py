@@ -172,8 +172,7 @@ class Emulator(WebhookRobotsMixin, RobotInspection):
         """Wait until no request is being handled, delayed ones included: read inboxes after
         this rather than after a guessed sleep. Raises ``TimeoutError`` past ``timeout``."""
         async with asyncio.timeout(timeout):
-            while self._recorder.in_flight:
-                await asyncio.sleep(0.005)
+            await self._recorder.idle()
 
     async def __aenter__(self) -> Emulator:
         await self.start()

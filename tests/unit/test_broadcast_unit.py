@@ -159,8 +159,6 @@ async def test_workers_never_outnumber_the_batches() -> None:
     assert send.max_tasks - before <= 10
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: for a stream (iterator) of userids "
-                   "run_broadcast starts `concurrency` workers, not at most one per batch")
 async def test_workers_never_outnumber_the_batches_of_a_stream() -> None:
     send = FakeSend(delay=0.01)
     before = len(asyncio.all_tasks())

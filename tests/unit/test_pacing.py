@@ -233,8 +233,6 @@ async def test_client_without_quota_is_not_paced(wire: Scripted) -> None:
         assert anyio.current_time() - started < 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: a qps below 1 is rounded up to one call per "
-                   "second window (max(1, floor(qps))), so Quota(qps=0.5) allows 1 call/s")
 async def test_a_qps_below_one_spaces_calls_further_apart() -> None:
     gov, clock = governor(Quota(qps=0.5))
     stamps = await stamps_of(gov, clock, "a", 4)

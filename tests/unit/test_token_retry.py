@@ -244,8 +244,6 @@ async def test_failing_gettoken_is_asked_exactly_max_attempts_times(
     assert wire.paths() == [GETTOKEN] * attempts
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: a rate-limited /gettoken draws on "
-                   "rate_limit_attempts (default 12), so max_attempts=N does not bound /gettoken")
 async def test_gettoken_rate_limited_stays_within_max_attempts(wire: Scripted) -> None:
     wire.route(GETTOKEN, err(90018, "qps"))
     wire.route(SEND, OK)

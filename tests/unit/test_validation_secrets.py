@@ -183,10 +183,6 @@ async def test_gettoken_failure_does_not_leak_secret(
     assert APP_SECRET not in blob
 
 
-LOCALS_LEAK = pytest.mark.xfail(
-    strict=True, reason="core bug: a frame local (the decoded envelope in raise_for_errcode/"
-    "_attempt/fetch_oapi_token, the raw body in _wire.decode) shows the unmasked errmsg or "
-    "body in a traceback with capture_locals=True")
 
 
 async def test_server_echoing_credentials_shows_them_in_no_frame_local(wire: Scripted) -> None:
@@ -199,7 +195,6 @@ async def test_server_echoing_credentials_shows_them_in_no_frame_local(wire: Scr
         assert APP_SECRET not in repr(called) and TOKEN not in repr(called)
 
 
-@LOCALS_LEAK
 async def test_server_echoing_credentials_with_locals(wire: Scripted) -> None:
     wire.route(SEND, err(40035, f"bad access_token {TOKEN} for appsecret {APP_SECRET}"))
     async with client_with(wire) as c:
@@ -209,9 +204,9 @@ async def test_server_echoing_credentials_with_locals(wire: Scripted) -> None:
 
 
 @pytest.mark.parametrize("answer", [
-    pytest.param(err(40089, f"invalid appsecret {APP_SECRET}"), marks=LOCALS_LEAK),
+    pytest.param(err(40089, f"invalid appsecret {APP_SECRET}")),
     pytest.param(MockResponse(content=b'{"errcode":0,"access_token":"' + TOKEN.encode()
-                              + b'","exp'), marks=LOCALS_LEAK),
+                              + b'","exp')),
     MockResponse(503),
     err(40089, "invalid appsecret"),
     TimeoutError(),
