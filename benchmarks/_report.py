@@ -16,27 +16,50 @@ TARGETS = (
 USERIDS_PER_CALL = 100
 ROBOT_PER_CALL = 20
 QUOTA_TARGET = 1.02
+QUOTA_TARGETS = {"quota": 1.05}
+"""Scenario 2 keeps its old 1.05 target: it is bound by QPS alone, where the client keeps
+a 3 % margin on the one-second window (``SECOND_SPAN``) for arrival jitter."""
 
 
-def floor_seconds(calls: int, limits: dict[str, Any], per_call: int = USERIDS_PER_CALL
-                  ) -> float:
-    """The least time ``calls`` sends of ``per_call`` userids can take under every limit.
+def floor_seconds(calls: int, limits: dict[str, Any], per_call: int = USERIDS_PER_CALL,
+                  recipients: int | None = None) -> float:
+    """The least time ``calls`` sends can take under every limit the emulator enforces.
 
-    A minute admits ``k = min(per_minute, recipients_per_minute // per_call)`` calls; the
-    calls fill ``w = ceil(calls / k)`` sliding minutes, the last one at ``qps``:
-    ``max(calls / qps, (w - 1) * 60 + (calls - (w - 1) * k) / qps)``. E.g. 3,000 calls at
-    40 QPS and 1,500 a minute: 60 + 1,500 / 40 = 97.5 s; 200 calls of 100 userids at 20 QPS
-    and 5,000 recipients a minute (50 calls): 3 * 60 + 50 / 20 = 182.5 s.
+    The earliest schedule the emulator's sliding windows admit (greedy is optimal for them):
+    call ``i`` goes at the first instant when the last second holds fewer than ``qps``
+    calls, the last minute fewer than ``per_minute`` calls and at most
+    ``recipients_per_minute`` recipients with its own. The floor is the last call's
+    instant, so bursts of ``qps`` calls at once count in the floor's favour: e.g. 3,000
+    calls at 40 QPS and 1,500 a minute -> 60 + 37 = 97 s (the rate-based estimate
+    60 + 1,500 / 40 gives 97.5 s); 200 calls of 100 userids at 20 QPS and 5,000 recipients
+    a minute -> 3 x 60 + 2 = 182 s.
     """
-    qps = float(limits["qps"])
-    per_minute = min(int(limits["per_minute"]), int(limits["recipients_per_minute"]) // per_call)
-    windows = -(-calls // per_minute)
-    return max(calls / qps, (windows - 1) * 60 + (calls - (windows - 1) * per_minute) / qps)
+    qps, per_minute = int(limits["qps"]), int(limits["per_minute"])
+    budget = int(limits["recipients_per_minute"])
+    total = recipients if recipients is not None else calls * per_call
+    sizes = [min(per_call, total - i * per_call) for i in range(calls)]
+    times: list[float] = []
+    first_in_window, in_window = 0, 0  # the recipients' window: calls first_in_window..i-1
+    for i, size in enumerate(sizes):
+        t = times[-1] if times else 0.0
+        if i >= qps:
+            t = max(t, times[i - qps] + 1.0)
+        if i >= per_minute:
+            t = max(t, times[i - per_minute] + 60.0)
+        while first_in_window < i and (times[first_in_window] <= t - 60.0 or
+                                       in_window + size > budget):
+            # left the minute already, or must leave it before this call fits
+            t = max(t, times[first_in_window] + 60.0)
+            in_window -= sizes[first_in_window]
+            first_in_window += 1
+        times.append(t)
+        in_window += size
+    return times[-1] if times else 0.0
 
 
 def quota_floor(results: dict[str, Any], scenario: str) -> float:
-    return floor_seconds(batch_count(results["sizes"][scenario], 0),
-                         results["limits"][scenario])
+    size = results["sizes"][scenario]
+    return floor_seconds(batch_count(size, 0), results["limits"][scenario], recipients=size)
 
 
 def calls_per_task(row: dict[str, Any]) -> float | None:
@@ -70,9 +93,11 @@ def targets(results: dict[str, Any]) -> list[str]:
         if not quota or "error" in quota:
             continue
         floor = quota_floor(results, scenario)
-        ratio = quota["send_wall"] / floor
-        check(f"{scenario}: time vs floor", ratio <= QUOTA_TARGET and quota["throttled"] == 0
-              and quota["undelivered"] == 0 and not quota["failed"],
+        ratio = quota["send_wall"] / floor if floor > 0 else 0.0  # 0: one burst suffices
+        target = QUOTA_TARGETS.get(scenario, QUOTA_TARGET)
+        check(f"{scenario}: time vs floor (<= {target}x)",
+              ratio <= target and quota["throttled"] == 0 and quota["undelivered"] == 0
+              and not quota["failed"],
               f"{quota['send_wall']:.2f}s vs floor {floor:.2f}s ({ratio:.3f}x), "
               f"{quota['throttled']} rate-limit answers, {quota['undelivered']:.0f} undelivered")
         per_task = calls_per_task(quota)
@@ -152,9 +177,10 @@ def quota_table(results: dict[str, Any]) -> list[str]:
             per_task = calls_per_task(r)
             wait = "-" if per_task is None else f"{r['wait_wall']:.1f}"
             seen = "-" if per_task is None else f"{r['seen_throttled']:.0f}"
+            times = f"{r['send_wall'] / floor:.3f}" if floor > 0 else "-"
             lines.append(
                 f"| {name} | {shape} | {contender} | {r['sends'][0]} | {floor:.1f} "
-                f"| {r['send_wall']:.1f} | {r['send_wall'] / floor:.3f} | {codes or 0} "
+                f"| {r['send_wall']:.1f} | {times} | {codes or 0} "
                 f"| {r['undelivered']:.0f} | {r['failed']:.0f} | {wait} "
                 f"| {'-' if per_task is None else f'{per_task:.2f}'} "
                 f"| {seen} |")
@@ -193,9 +219,9 @@ def chart(results: dict[str, Any], path: str) -> str:
     left.bar(list(bc), [v["req_per_s"] for v in bc.values()], color="#3b7dd8")
     left.set_title("1. broadcast, quota off: requests/s")
     left.tick_params(axis="x", rotation=30)
-    bars = {f"{n}\n{c}": v["send_wall"] / quota_floor(results, n)
-            for n in results.get("limits", {}) for c, v in s.get(n, {}).items()
-            if "error" not in v}
+    bars = {f"{n}\n{c}": v["send_wall"] / floor for n in results.get("limits", {})
+            if (floor := quota_floor(results, n)) > 0
+            for c, v in s.get(n, {}).items() if "error" not in v}
     middle.bar(list(bars), list(bars.values()), color="#e07b39")
     middle.axhline(QUOTA_TARGET, color="black", linestyle="--",
                    label=f"target {QUOTA_TARGET}x floor")

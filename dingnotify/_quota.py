@@ -4,9 +4,11 @@ Every call of a client takes its slot from one ``Governor`` before it is sent: a
 request's ``send``, each batch of a broadcast, the polls of ``wait``, a recall. Windows
 slide (no call ever sees more than ``qps`` calls in any one-second span, or
 ``calls_per_minute`` in any 60-second span, per API), so the client is safe whether
-DingTalk counts in sliding or in calendar windows. ``asyncsend_v2`` also draws
-recipients from a per-app ``recipients_per_minute`` budget: above it DingTalk still
-answers success but delivers nothing, so this budget is the one that must never slip.
+DingTalk counts in sliding or in calendar windows; within a second, calls beyond a small
+burst (a tenth of ``qps``) are spaced evenly rather than released all at once.
+``asyncsend_v2`` also draws recipients from a per-app ``recipients_per_minute`` budget:
+above it DingTalk still answers success but delivers nothing, so this budget is the one
+that must never slip.
 
 Head-counts of departments and of ``to_all_user`` are unknown to the client. The rule:
 a department reserves ``recipients_per_dept`` recipients (an estimate you can raise), and
@@ -38,6 +40,10 @@ MAX_DEPT_IDS_LIMIT = 500
 # second, under 1 % of a minute).
 SECOND_SPAN = 1.03
 MINUTE_SPAN = 60.5
+# Waits shorter than this are rounding, not budget: a clock may not advance by them at all.
+TOLERANCE = 1e-6
+# Up to a tenth of the per-second budget goes out at once; beyond that, calls are spaced.
+BURST_DIVISOR = 10
 # How long an API stays closed after each kind of rate-limit answer, in seconds.
 PENALTY_QPS = 1.0          # 90018/90019: the one-second window is full
 PENALTY_MINUTE = 5.0       # 90005/90006: another process drew on the minute's budget
@@ -138,17 +144,48 @@ class _Window:
         self._total += weight
 
 
-class _Api:
-    """The windows and penalties of one API."""
+class _Spacer:
+    """A token bucket: bursts of up to ``burst`` calls, then one call per ``interval``.
 
-    __slots__ = ("closed_until", "lock", "minute", "second")
+    The sliding window alone would release a second's budget at once; those calls then
+    reach DingTalk spread over the time it takes to write and serve them, and the next
+    second's burst can land inside the same server-side second. Spacing them keeps each
+    call's arrival as far from its neighbours as the budget allows.
+    """
+
+    __slots__ = ("burst", "interval", "stamp", "tokens")
+
+    def __init__(self, interval: float, burst: int) -> None:
+        self.interval = interval
+        self.burst = burst
+        self.tokens = float(burst)
+        self.stamp = -math.inf
+
+    def _refill(self, now: float) -> None:
+        if now > self.stamp:
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) / self.interval)
+            self.stamp = now
+
+    def wait_for(self, now: float) -> float:
+        self._refill(now)
+        return 0.0 if self.tokens >= 1 - TOLERANCE else (1 - self.tokens) * self.interval
+
+    def take(self, now: float) -> None:
+        self._refill(now)
+        self.tokens -= 1
+
+
+class _Api:
+    """The windows, spacing and penalties of one API."""
+
+    __slots__ = ("closed_until", "lock", "minute", "second", "spacer")
 
     def __init__(self, quota: Quota) -> None:
         # Below one call a second the window widens instead: 0.5 qps is 1 call per 2 s.
-        if quota.qps >= 1:
-            self.second = _Window(SECOND_SPAN, math.floor(quota.qps))
-        else:
-            self.second = _Window(SECOND_SPAN / quota.qps, 1)
+        limit = math.floor(quota.qps) if quota.qps >= 1 else 1
+        span = SECOND_SPAN if quota.qps >= 1 else SECOND_SPAN / quota.qps
+        self.second = _Window(span, limit)
+        self.spacer = _Spacer(span / limit, max(1, limit // BURST_DIVISOR))
         self.minute = _Window(MINUTE_SPAN, quota.calls_per_minute)
         self.closed_until = 0.0
         self.lock = anyio.Lock()
@@ -181,10 +218,11 @@ class Governor:
         """
         state = self._api(api)
         async with state.lock:
-            while (wait := self._wait(state, recipients)) > 0:
+            while (wait := self._wait(state, recipients)) > TOLERANCE:
                 self.waited += wait
                 await self._sleep(wait)
             now = self._clock()
+            state.spacer.take(now)
             state.second.add(now, 1)
             state.minute.add(now, 1)
             if recipients:
@@ -193,7 +231,8 @@ class Governor:
     def _wait(self, state: _Api, recipients: int) -> float:
         now = self._clock()
         wait = max(self._all_closed_until - now, state.closed_until - now,
-                   state.second.wait_for(now, 1), state.minute.wait_for(now, 1))
+                   state.spacer.wait_for(now), state.second.wait_for(now, 1),
+                   state.minute.wait_for(now, 1))
         if recipients:
             wait = max(wait, self._recipients.wait_for(now, recipients))
         return wait

@@ -27,6 +27,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "demo":
         return await cmd_demo(args)
+    if args.command == "robot":
+        from ._robot import cmd_robot
+
+        return await cmd_robot(args)
     creds = load_credentials(args.config, base_url=args.base_url, agent_id=args.agent_id)
     if creds.agent_id is None:
         raise ConfigError("no agent id: set DINGTALK_AGENT_ID or pass --agent-id")

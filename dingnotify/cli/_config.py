@@ -23,6 +23,8 @@ environment:
   {ENV_BASE_URL}    API root (--base-url wins), default {DEFAULT_BASE_URL}
   DINGTALK_EDITION     standard, professional or exclusive: the call quota (--edition wins)
   DINGTALK_WEBHOOK_URL, DINGTALK_WEBHOOK_SECRET   the webhook command's robot
+  DINGTALK_ROBOT_CODE, DINGTALK_API_BASE_URL   the robot commands' robot code and API root
+                       (--robot-code, --api-base-url win; default https://api.dingtalk.com)
   {ENV_CONFIG}    config file (--config wins), default
                        $XDG_CONFIG_HOME/dingnotify/config.toml (~/.config if unset)
   The environment wins over the config file; flags win over both."""

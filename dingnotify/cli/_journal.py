@@ -78,12 +78,12 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _create(path: Path, meta: dict[str, str], userids: Sequence[str],
-            dept_ids: Sequence[int]) -> None:
+            dept_ids: Sequence[int], userids_per_call: int) -> None:
     """Write the whole plan to ``path.new`` and rename it into place."""
     tmp = path.with_name(path.name + ".new")
     tmp.unlink(missing_ok=True)
     rows = [(b.index, ",".join(b.userids), ",".join(map(str, b.dept_ids)))
-            for b in plan_batches(userids, dept_ids)]
+            for b in plan_batches(userids, dept_ids, userids_per_call=userids_per_call)]
     with contextlib.closing(_connect(tmp)) as db:
         db.execute("BEGIN")
         for statement in SCHEMA.split(";"):
@@ -129,15 +129,20 @@ class Journal:
         return self._db
 
     def prepare(
-        self, message_hash: str, userids: Sequence[str], dept_ids: Sequence[int]
+        self, message_hash: str, userids: Sequence[str], dept_ids: Sequence[int], *,
+        userids_per_call: int = 100,
     ) -> dict[int, int]:
-        """Write the plan, or check it matches; returns ``{batch index: task_id}`` acknowledged."""
+        """Write the plan, or check it matches; returns ``{batch index: task_id}`` acknowledged.
+
+        ``userids_per_call`` cuts the batches (20 for the robot); a journal only resumes
+        with the size it was planned with."""
         recipients_hash = digest(",".join(userids).encode(), ",".join(map(str, dept_ids)).encode())
         if not self.path.exists():
             meta = {"app": APP, "schema": SCHEMA_VERSION, "message_hash": message_hash,
-                    "recipients_hash": recipients_hash, "created_at": str(time.time())}
+                    "recipients_hash": recipients_hash, "created_at": str(time.time()),
+                    "userids_per_call": str(userids_per_call)}
             try:
-                _create(self.path, meta, userids, dept_ids)
+                _create(self.path, meta, userids, dept_ids, userids_per_call)
             except OSError as exc:
                 raise JournalError(f"cannot create journal {self.path}: {exc}") from None
         self._db = self._open_checked()
@@ -148,6 +153,10 @@ class Journal:
         if meta.get("recipients_hash") != recipients_hash:
             raise JournalMismatchError(
                 f"journal {self.path} was made for different recipients; use a new journal")
+        if meta.get("userids_per_call", "100") != str(userids_per_call):
+            raise JournalMismatchError(
+                f"journal {self.path} was made for batches of {meta.get('userids_per_call', 100)}"
+                f" userids, not {userids_per_call} (another command?); use a new journal")
         return self.acknowledged()
 
     def _open_checked(self) -> sqlite3.Connection:

@@ -178,6 +178,9 @@ def build_parser() -> Parser:
     _broadcast(sub)
     _tasks(sub)
     _demo(sub)
+    from ._robot_parser import add_robot_parser  # it imports this module's helpers
+
+    add_robot_parser(sub)
     add_webhook_parser(sub)
     sub.add_parser("emulator", help="serve the DingTalk emulator (see emulator --help)",
                    add_help=False)

@@ -1,0 +1,291 @@
+"""``dingnotify robot send|broadcast|status|recall``: the enterprise robot from a shell.
+
+``broadcast`` shares the work-notice broadcast's recipients files, mobile resolution,
+journal, progress and exit codes; its batches are 20 userids (the robot API's limit), and the
+journal's plan records that size, so a robot journal never resumes a work-notice run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import _exitcodes as codes
+from ._broadcast import Audience, StopOnFatal, check_out_path, resolve
+from ._commands import to_userids
+from ._config import ConfigError, Credentials, load_credentials
+from ._display import BroadcastProgress, Output, report_data, summarize_report, unknown_batches
+from ._export import export
+from ._inputs import InputError
+from ._journal import Journal, digest
+from ._sdk import (
+    EDITIONS,
+    BroadcastEvent,
+    ConnectionFailedError,
+    CredentialsError,
+    DingTalkClient,
+    InvalidArgumentError,
+    NotFoundError,
+    RobotBroadcastReport,
+    RobotMessage,
+    SampleMarkdown,
+    SampleText,
+    batch_count,
+    encode_msg_param,
+    quota_for,
+)
+
+ENV_ROBOT_CODE, ENV_API_BASE_URL = "DINGTALK_ROBOT_CODE", "DINGTALK_API_BASE_URL"
+USERIDS_PER_CALL = 20  # the robot API's batchSend limit
+Hook = Callable[[BroadcastEvent], None]
+
+
+# -- settings, client, message ------------------------------------------------------------
+
+def robot_code_of(args: argparse.Namespace) -> str:
+    """``--robot-code`` or ``DINGTALK_ROBOT_CODE``; missing is a credentials error (exit 3)."""
+    code = (args.robot_code or os.environ.get(ENV_ROBOT_CODE) or "").strip()
+    if not code:
+        raise ConfigError(f"no robot code: set {ENV_ROBOT_CODE} or pass --robot-code")
+    return code
+
+
+def robot_client(creds: Credentials, args: argparse.Namespace, robot_code: str) -> DingTalkClient:
+    """A client for the robot: ``--api-base-url``/``DINGTALK_API_BASE_URL`` and the edition."""
+    edition = args.edition or os.environ.get("DINGTALK_EDITION") or None
+    if edition is not None and edition not in EDITIONS:
+        raise InputError(f"DINGTALK_EDITION must be one of {', '.join(EDITIONS)}")
+    options: dict[str, Any] = {"robot_code": robot_code, "base_url": creds.base_url,
+                               "timeout": args.request_timeout, "quota": quota_for(edition)}
+    api = args.api_base_url or os.environ.get(ENV_API_BASE_URL)
+    if api:
+        options["api_base_url"] = api
+    return DingTalkClient(creds.app_key, creds.app_secret, **options)
+
+
+def robot_message(args: argparse.Namespace) -> RobotMessage:
+    """``--text`` (sampleText) or ``--markdown FILE --title T`` (sampleMarkdown)."""
+    if (args.text is None) == (args.markdown is None):
+        raise InputError("give exactly one of --text, --markdown FILE")
+    message: RobotMessage
+    if args.text is not None:
+        if args.title is not None:
+            raise InputError("--title goes with --markdown, not --text")
+        message = SampleText(content=args.text)  # ValidationError (exit 2) if empty
+    else:
+        if not args.title:
+            raise InputError("--markdown needs --title (the preview in the chat list)")
+        try:
+            text = Path(args.markdown).read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read {args.markdown}: {exc}") from None
+        message = SampleMarkdown(title=args.title, text=text)
+    try:
+        encode_msg_param(message)
+    except (UnicodeError, ValueError) as exc:
+        raise InputError(f"the message cannot be sent as UTF-8 JSON ({exc})") from None
+    return message
+
+
+# -- send, status, recall -----------------------------------------------------------------
+
+async def cmd_send(args: argparse.Namespace, creds: Credentials, code: str) -> int:
+    """``robot send``: one call to at most 20 users; exit 4 if some were not sent."""
+    out = Output(args.format)
+    message = robot_message(args)
+    userids = to_userids(args.user or [])
+    if not userids:
+        raise InputError("no recipients: give --user (at most 20)")
+    async with robot_client(creds, args, code) as client:
+        result = await client.robot.send(message, userids=userids)
+    out.text(f"process_query_key: {result.process_query_key}")
+    left_out = {"invalid": result.invalid_userids, "throttled": result.throttled_userids,
+                "filtered": result.filtered_userids}
+    for name, ids in left_out.items():
+        if ids:
+            out.notice(f"{name} ({len(ids)}): {', '.join(ids[:20])}")
+    status = codes.PARTIAL if any(left_out.values()) else codes.OK
+    out.json({**out.builtins(result), "exit_code": status})
+    return status
+
+
+async def cmd_status(args: argparse.Namespace, creds: Credentials, code: str) -> int:
+    """``robot status KEY...``: send status and read/unread counts; exit 4 for unknown keys."""
+    out = Output(args.format)
+    rows: list[dict[str, object]] = []
+    status = codes.OK
+    async with robot_client(creds, args, code) as client:
+        for key in dict.fromkeys(args.keys):
+            try:
+                got = await client.robot.read_status(key)
+            except (InvalidArgumentError, NotFoundError) as exc:
+                out.notice(f"{key}: {type(exc).__name__}: {exc}")
+                rows.append({"process_query_key": key, "error": f"{type(exc).__name__}: {exc}"})
+                status = codes.PARTIAL
+                continue
+            out.text(f"{key}: {got.send_status}  read: {len(got.read_userids)}  "
+                     f"unread: {len(got.unread_userids)}")
+            rows.append({"process_query_key": key, "send_status": got.send_status,
+                         "read": len(got.read_userids), "unread": len(got.unread_userids),
+                         "read_userids": got.read_userids, "unread_userids": got.unread_userids})
+    out.json(rows)
+    return status
+
+
+async def cmd_recall(args: argparse.Namespace, creds: Credentials, code: str) -> int:
+    """``robot recall KEY...``: the outcome per key; exit 4 if any was not recalled."""
+    out = Output(args.format)
+    async with robot_client(creds, args, code) as client:
+        result = await client.robot.recall(args.keys)
+    for key in result.recalled:
+        out.text(f"{key}: recalled")
+    for key, reason in result.failed.items():
+        out.text(f"{key}: not recalled: {reason}")
+    status = codes.PARTIAL if result.failed else codes.OK
+    out.json({**out.builtins(result), "exit_code": status})
+    return status
+
+
+# -- broadcast ----------------------------------------------------------------------------
+
+class _StopOnFatal(StopOnFatal):
+    """``StopOnFatal`` for robot reports, whose acknowledgements are processQueryKeys."""
+
+    def __call__(self, event: BroadcastEvent) -> None:
+        if event.kind not in ("failed", "retry") or self.error is not None:
+            return
+        error = event.error
+        unreachable = isinstance(error, ConnectionFailedError) and not event.report.acknowledged
+        if isinstance(error, CredentialsError) or unreachable:
+            self.error = error
+            self.scope.cancel()
+
+
+def plan(journal: Journal | None, code: str, message: RobotMessage, audience: Audience,
+         out: Output) -> dict[int, str]:
+    """The journal's plan (batches of 20): ``{batch index: processQueryKey}`` acknowledged."""
+    if journal is None:
+        return {}
+    msg_hash = digest(b"robot", code.encode(), message.msg_key.encode(),
+                      encode_msg_param(message).encode())
+    done = journal.prepare(msg_hash, audience.userids, [], userids_per_call=USERIDS_PER_CALL)
+    if done:
+        out.notice(f"resuming: {len(done)} batch(es) already acknowledged")
+    return {index: str(key) for index, key in done.items()}
+
+
+async def run(client: DingTalkClient, args: argparse.Namespace, message: RobotMessage,
+              audience: Audience, journal: Journal | None,
+              acknowledged: dict[int, str]) -> RobotBroadcastReport:
+    """The broadcast, journaled, with progress; stopped early on fatal errors."""
+    hooks: list[Hook] = [journal.record] if journal is not None else []
+    stop, done = _StopOnFatal(), RobotBroadcastReport()
+    total = batch_count(len(audience.userids), 0, userids_per_call=USERIDS_PER_CALL)
+    with BroadcastProgress(total, quiet=args.quiet) as progress, stop.scope:
+        every: list[Hook] = [progress, *hooks, stop]
+
+        def on_event(event: BroadcastEvent) -> None:
+            for hook in every:
+                hook(event)
+
+        await client.robot.broadcast(
+            message, userids=audience.userids, concurrency=args.concurrency,
+            rate=args.rate or None, timeout=args.timeout, resend_rounds=args.resend_rounds,
+            resend_delay=args.resend_delay, on_event=on_event, acknowledged=acknowledged,
+            report=done)
+    if stop.error is not None:
+        raise stop.error
+    return done
+
+
+def status_of(report: RobotBroadcastReport, audience: Audience) -> int:
+    """OK only if every batch was acknowledged and every user was sent the message."""
+    clean = report.complete and not report.failed and not unknown_batches(report)
+    left_out = (report.robot_invalid_userids or report.robot_filtered_userids
+                or report.robot_throttled_userids or audience.unknown_mobiles)
+    return codes.OK if clean and not left_out else codes.PARTIAL
+
+
+def recipient_rows(report: RobotBroadcastReport, audience: Audience) -> list[dict[str, object]]:
+    """One row per recipient (its last batch wins: re-sent users), then unknown mobiles."""
+    rows: dict[str, dict[str, object]] = {}
+    for batch in report.batches:
+        error = "" if batch.error is None else f"{type(batch.error).__name__}: {batch.error}"
+        result = report.robot_results.get(batch.index)
+        why: dict[str, str] = {}
+        if result is not None:
+            for name, ids in (("invalid", result.invalid_userids),
+                              ("filtered", result.filtered_userids),
+                              ("throttled", result.throttled_userids)):
+                why.update(dict.fromkeys(ids, name))
+        for userid in batch.userids:
+            state = (f"batch_{batch.state}" if batch.task_id is None
+                     else why.get(userid, "sent"))
+            rows[userid] = {"userid": userid, "mobile": audience.mobile_of.get(userid, ""),
+                            "status": state, "batch": batch.index,
+                            "task_id": batch.task_id or "", "error": error}
+    unknown: list[dict[str, object]] = [
+        {"userid": "", "mobile": m, "status": "unknown_mobile", "batch": "", "task_id": "",
+         "error": ""} for m in audience.unknown_mobiles]
+    return [*rows.values(), *unknown]
+
+
+def write_report(args: argparse.Namespace, report: RobotBroadcastReport, audience: Audience,
+                 status: int, out: Output) -> None:
+    """Summaries, problem batches, users left out, ``--out`` and the JSON document."""
+    sent, invalid = report.robot_sent_userids, report.robot_invalid_userids
+    filtered, throttled = report.robot_filtered_userids, report.robot_throttled_userids
+    out.text(summarize_report(report))
+    out.text(f"sent: {len(sent)}  invalid: {len(invalid)}  filtered: {len(filtered)}  "
+             f"throttled: {len(throttled)}  resend rounds: {report.resend_rounds}")
+    for batch in [*report.failed, *unknown_batches(report)][:5]:
+        out.notice(f"{batch.state} batch {batch.index}: "
+                   f"{type(batch.error).__name__}: {batch.error}")
+    for name, ids in (("invalid", invalid), ("filtered", filtered),
+                      ("still throttled", throttled)):
+        if ids:
+            out.notice(f"{name} user(s): {', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}")
+    if args.out:
+        export(args.out, recipient_rows(report, audience))
+        out.notice(f"wrote {args.out}")
+    data = report_data(report)
+    data.pop("task_ids", None)
+    out.json({**data, "process_query_keys": report.process_query_keys, "sent": len(sent),
+              "invalid_userids": invalid, "filtered_userids": filtered,
+              "throttled_userids": throttled, "resend_rounds": report.resend_rounds,
+              "unknown_mobiles": audience.unknown_mobiles, "out": args.out,
+              "exit_code": status})
+
+
+async def cmd_broadcast(args: argparse.Namespace, creds: Credentials, code: str) -> int:
+    """``robot broadcast``: resolve -> plan (journal) -> run -> report."""
+    out = Output(args.format)
+    message = robot_message(args)
+    if not (args.recipients or args.user):
+        raise InputError("no recipients: give --recipients FILE or --user")
+    check_out_path(args.out)
+    journal = Journal(args.journal) if args.journal else None  # locked from here on
+    try:
+        async with robot_client(creds, args, code) as client:
+            audience = await resolve(client, args, out)
+            acknowledged = plan(journal, code, message, audience, out)
+            done = await run(client, args, message, audience, journal, acknowledged)
+            status = status_of(done, audience)
+            write_report(args, done, audience, status, out)
+            return status
+    finally:
+        if journal is not None:
+            journal.close()
+
+
+COMMANDS = {"send": cmd_send, "broadcast": cmd_broadcast, "status": cmd_status,
+            "recall": cmd_recall}
+
+
+async def cmd_robot(args: argparse.Namespace) -> int:
+    """``dingnotify robot COMMAND``: credentials and robot code, then the command."""
+    creds = load_credentials(args.config, base_url=args.base_url)
+    return await COMMANDS[args.robot_command](args, creds, robot_code_of(args))
