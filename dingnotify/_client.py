@@ -22,6 +22,7 @@ from ._constants import (
     FLOW_CONTROL_CODES,
     TOKEN_REFRESH_MARGIN,
 )
+from ._coordination import Coordination, QuotaGovernor
 from ._errors import ValidationError
 from ._http import ClientLifecycle, HttpCore
 from ._oapi import OapiCaller, fetch_oapi_token
@@ -53,7 +54,9 @@ class DingTalkClient(ClientLifecycle):
     unit tests). Every call draws from one quota governor (``quota=None`` turns client-side
     limits off, for tests); ``timeout`` is per request, ``retry`` the default policy.
     ``client.robot`` speaks the new-generation API at ``api_base_url`` with a token of its
-    own, for the enterprise robot ``robot_code`` (or one given per call).
+    own, for the enterprise robot ``robot_code`` (or one given per call). ``coordination=``
+    (``dingnotify.redis.RedisCoordination``) shares both tokens and the quota windows with
+    every other process of the app; the client uses it and leaves it open.
     """
 
     def __init__(
@@ -75,6 +78,7 @@ class DingTalkClient(ClientLifecycle):
         dns_cache_ttl: int = DEFAULT_DNS_CACHE_TTL,
         ssl: bool | ssl_module.SSLContext = True,
         token_store: TokenStore | None = None,
+        coordination: Coordination | None = None,
         token_refresh_margin: float = TOKEN_REFRESH_MARGIN,
         flow_control_codes: Collection[str] = FLOW_CONTROL_CODES,
         close_grace: float = DEFAULT_CLOSE_GRACE,
@@ -90,6 +94,8 @@ class DingTalkClient(ClientLifecycle):
             raise ValidationError("quota must be a Quota or None")
         if transport is not None and session is not None:
             raise ValidationError("give transport= or session=, not both")
+        if coordination is not None and token_store is not None:
+            raise ValidationError("give coordination= or token_store=, not both")
         self.app_key = app_key
         self.agent_id = agent_id
         self.base_url = _check_url("base_url", base_url)
@@ -103,12 +109,17 @@ class DingTalkClient(ClientLifecycle):
             timeout=timeout, retry=retry if retry is not None else RetryPolicy(),
             close_grace=close_grace,
         )
+        if coordination is not None:
+            token_store = coordination.token_store()
         self._tokens = TokenRefresher(
             partial(fetch_oapi_token, self._http, self.base_url, app_key, secret),
-            key=f"dingtalk:{app_key}", store=token_store, margin=token_refresh_margin,
-            clock=clock,
+            key=(key := f"dingtalk:{app_key}"), store=token_store, margin=token_refresh_margin,
+            lock=None if coordination is None else coordination.token_lock(key), clock=clock,
         )
-        governor = Governor(quota) if quota is not None else None
+        governor: QuotaGovernor | None = None
+        if quota is not None:
+            governor = (Governor(quota) if coordination is None
+                        else coordination.governor(app_key, quota))
         self._api = OapiCaller(self._http, self.base_url, self._tokens, governor, secret)
         self.users = Users(self._api)
         self.work_notice = WorkNotice(self._api, agent_id, flow_control_codes)
@@ -116,8 +127,9 @@ class DingTalkClient(ClientLifecycle):
         self.impaas = Impaas(self._api)
         self._robot_tokens = TokenRefresher(
             partial(fetch_robot_token, self._http, self.api_base_url, app_key, secret),
-            key=f"dingtalk-api:{app_key}", store=token_store, margin=token_refresh_margin,
-            clock=clock,
+            key=(key := f"dingtalk-api:{app_key}"), store=token_store,
+            margin=token_refresh_margin,
+            lock=None if coordination is None else coordination.token_lock(key), clock=clock,
         )
         self.robot = Robot(RobotCaller(self._http, self.api_base_url, self._robot_tokens,
                                        governor, secret), robot_code)

@@ -13,9 +13,9 @@ from typing import TypeVar
 from yarl import URL
 
 from ._constants import JSON_CONTENT_TYPE, PATH_GETTOKEN
+from ._coordination import QuotaGovernor
 from ._errors import RateLimitedError, ResponseDecodeError, TokenError, error_for
 from ._http import HttpCore
-from ._quota import Governor
 from ._redact import Secret, scrub
 from ._retry import RetryHook, RetryPolicy, retrying
 from ._token import TokenRefresher
@@ -66,7 +66,7 @@ class OapiCaller:
         http: HttpCore,
         base_url: str,
         tokens: TokenRefresher,
-        governor: Governor | None,
+        governor: QuotaGovernor | None,
         app_secret: Secret,
     ) -> None:
         self.http = http

@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 import anyio
 
 from ._constants import TOKEN_FALLBACK_TTL, TOKEN_REFRESH_MARGIN
+from ._coordination import TokenLock, single_flight
 from ._redact import Secret
 
 Clock = Callable[[], float]
@@ -64,6 +65,7 @@ class TokenRefresher:
         *,
         key: str,
         store: TokenStore | None = None,
+        lock: TokenLock | None = None,
         margin: float = TOKEN_REFRESH_MARGIN,
         clock: Clock = time.monotonic,
     ) -> None:
@@ -71,6 +73,7 @@ class TokenRefresher:
         self._key = key
         self._clock = clock
         self._store: TokenStore = store if store is not None else MemoryTokenStore(clock)
+        self._shared_lock = lock
         self._margin = margin
         self._lock = anyio.Lock()
         self._token: Secret | None = None
@@ -111,11 +114,24 @@ class TokenRefresher:
                 await self._store.delete(self._key)
 
     async def _load(self, timeout: float) -> Secret:
-        stored = await self._store.get(self._key)
+        stored = await self._stored()
         if stored is not None:
-            # A shared store does not tell us the TTL left: trust it for one margin.
-            self._token, self._valid_until = Secret(stored), self._clock() + self._margin
-            return self._token
+            return stored
+        if self._shared_lock is None:
+            return await self._fetch_and_store(timeout)
+        # Other processes share the store: one of them fetches, the rest read its token.
+        return await single_flight(self._shared_lock, self._stored,
+                                   lambda: self._fetch_and_store(timeout), clock=self._clock)
+
+    async def _stored(self) -> Secret | None:
+        stored = await self._store.get(self._key)
+        if stored is None:
+            return None
+        # A shared store does not tell us the TTL left: trust it for one margin.
+        self._token, self._valid_until = Secret(stored), self._clock() + self._margin
+        return self._token
+
+    async def _fetch_and_store(self, timeout: float) -> Secret:
         fetched, expires_in = await self._fetch(timeout)
         lifetime = expires_in if expires_in > 0 else TOKEN_FALLBACK_TTL
         ttl = max(lifetime - self._margin, lifetime / 2)
