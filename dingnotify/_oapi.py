@@ -129,9 +129,11 @@ class OapiCaller:
     ) -> E:
         refreshed = False
         while True:
+            # The token first: a slot's call must reach DingTalk within the window's
+            # margin, not after a token fetch (in another process, with a shared store).
+            token = await self.tokens.get(timeout)
             if self.governor is not None:
                 await self.governor.acquire(path, recipients)
-            token = await self.tokens.get(timeout)
             request = Request(
                 method,
                 self._url(path).with_query({"access_token": token.reveal(), **(query or {})}),

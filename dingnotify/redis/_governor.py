@@ -78,6 +78,7 @@ class RedisGovernor:
         self._penalize = client.register_script(PENALIZE)
         self._limits = (max(1, math.floor(quota.qps)), quota.calls_per_minute,
                         quota.recipients_per_minute, SECOND_SPAN, MINUTE_SPAN)
+        self._gap = 0.5 / self._limits[0]
         self._member = f"{secrets.token_hex(6)}:"
         self._serial = itertools.count()
         self._locks: dict[str, anyio.Lock] = {}
@@ -110,7 +111,7 @@ class RedisGovernor:
         member = f"{self._member}{next(self._serial)}"
         try:
             micros = await self._health.run(lambda: self._reserve(
-                keys=self._keys(api), args=[*self._limits, recipients, member]))
+                keys=self._keys(api), args=[*self._limits, recipients, member, self._gap]))
         except Unavailable:
             return None
         return int(micros) / 1e6

@@ -11,7 +11,9 @@ from __future__ import annotations
 # KEYS: per-API second window, per-API minute window, per-app recipients window,
 #       per-API penalty, per-app penalty.
 # ARGV: qps limit, calls-per-minute limit, recipients-per-minute limit, second span,
-#       minute span, recipients of this call, a unique member.
+#       minute span, recipients of this call, a unique member, the least gap between two
+#       calls of the API (a second's calls spread over half a second, not sent in one
+#       burst that DingTalk would receive spread out by queueing and count in two windows).
 # Returns 0 when granted (and recorded), else the microseconds to wait before asking again.
 RESERVE = """
 local t = redis.call('TIME')
@@ -49,6 +51,8 @@ for i = 4, 5 do
 end
 wait = math.max(wait, counted(KEYS[1], second_span, tonumber(ARGV[1])),
                 counted(KEYS[2], minute_span, tonumber(ARGV[2])))
+local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if newest[2] then wait = math.max(wait, tonumber(newest[2]) + tonumber(ARGV[8]) - now) end
 if weight > 0 then wait = math.max(wait, weighed(KEYS[3], minute_span, tonumber(ARGV[3]))) end
 if wait > 0 then return math.ceil(wait * 1000000) end
 

@@ -230,9 +230,9 @@ class RobotCaller:
     ) -> D:
         stale: Secret | None = None  # the token DingTalk rejected: it may echo it back
         while True:
+            token = await self.tokens.get(timeout)  # first: see OapiCaller._attempt
             if self.governor is not None:
                 await self.governor.acquire(path)
-            token = await self.tokens.get(timeout)
             url = self._url(path)
             request = Request(
                 method, url.with_query(query) if query else url,

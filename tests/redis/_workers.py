@@ -28,26 +28,25 @@ async def _at(start_at: float) -> None:
 
 
 async def _broadcast(job: dict[str, Any]) -> dict[str, Any]:
-    async with RedisCoordination.from_url(job["redis_url"], namespace=job["namespace"],
-                                          processes=job.get("processes", 4)) as shared:
-        async with _client(job, shared) as client:
-            await _at(job["start_at"])
-            report = await client.work_notice.broadcast(
-                Text(content=job["content"]), userids=job["userids"], concurrency=8,
-                timeout=job.get("timeout"))
-            return {"end": time.time(), "acknowledged": sum(
-                        len(b.userids) for b in report.acknowledged),
-                    "failed": len(report.failed), "unknown": len(report.unknown),
-                    "rate_limited": report.rate_limited, "refreshes": client.token_refreshes}
+    shared = RedisCoordination.from_url(job["redis_url"], namespace=job["namespace"])
+    async with shared, _client(job, shared) as client:
+        await _at(job["start_at"])
+        report = await client.work_notice.broadcast(
+            Text(content=job["content"]), userids=job["userids"], concurrency=8,
+            timeout=job.get("timeout"))
+        return {"end": time.time(), "acknowledged": sum(
+                    len(b.userids) for b in report.acknowledged),
+                "failed": len(report.failed), "unknown": len(report.unknown),
+                "rate_limited": report.rate_limited, "refreshes": client.token_refreshes}
 
 
 async def _tokens(job: dict[str, Any]) -> dict[str, Any]:
-    async with RedisCoordination.from_url(job["redis_url"], namespace=job["namespace"]) as shared:
-        async with _client(job, shared) as client:
-            await _at(job["start_at"])
-            tokens = await asyncio.gather(*(client.get_access_token()
-                                            for _ in range(job["callers"])))
-            return {"tokens": sorted(set(tokens)), "refreshes": client.token_refreshes}
+    shared = RedisCoordination.from_url(job["redis_url"], namespace=job["namespace"])
+    async with shared, _client(job, shared) as client:
+        await _at(job["start_at"])
+        tokens = await asyncio.gather(*(client.get_access_token()
+                                        for _ in range(job["callers"])))
+        return {"tokens": sorted(set(tokens)), "refreshes": client.token_refreshes}
 
 
 async def _hold_lock(job: dict[str, Any]) -> dict[str, Any]:

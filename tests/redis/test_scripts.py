@@ -71,20 +71,26 @@ async def test_concurrent_reservations_never_exceed_a_budget(
 
 
 async def test_a_full_window_answers_how_long_to_wait(coordination: RedisCoordination) -> None:
+    """Three slots a second, spread at least 1/6 s apart: the fourth waits for the first
+    to leave the window."""
     governor = coordination.governor("app", Quota(qps=3))
-    assert [await governor.reserve("/x") for _ in range(3)] == [0, 0, 0]
-    wait = await governor.reserve("/x")
-    assert wait is not None and 0.9 < wait <= SECOND_SPAN
+    assert await governor.reserve("/x") == 0
+    gap = await governor.reserve("/x")
+    assert gap is not None and 0.1 < gap <= 1 / 6
     started = time.monotonic()
+    for _ in range(2):
+        await governor.acquire("/x")
+    wait = await governor.reserve("/x")
+    assert wait is not None and 0.5 < wait <= SECOND_SPAN - (time.monotonic() - started)
     await governor.acquire("/x")
-    assert 0.9 < time.monotonic() - started < 1.3
+    assert 0.9 < time.monotonic() - started < 1.4
 
 
 async def test_recipients_window_waits_a_minute_for_its_oldest_send(
         coordination: RedisCoordination) -> None:
     governor = coordination.governor("app", Quota(recipients_per_minute=300))
-    assert await governor.reserve(API, 200) == 0
-    assert await governor.reserve(API, 100) == 0
+    await governor.acquire(API, 200)
+    await governor.acquire(API, 100)
     wait = await governor.reserve(API, 1)
     assert wait is not None and MINUTE_SPAN - 1 < wait <= MINUTE_SPAN
 
@@ -99,7 +105,7 @@ async def test_a_rate_limit_answer_slows_every_process(
         await mine.acquire("/elsewhere")  # flushes the shared penalty first
         wait = await theirs.reserve(API)
         assert wait is not None and 0.8 < wait <= 1.0
-        assert await theirs.reserve("/elsewhere") == 0
+        assert await theirs.reserve("/third") == 0
 
 
 async def test_the_lock_is_owned_and_expires(
