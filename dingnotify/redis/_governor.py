@@ -87,7 +87,8 @@ class RedisGovernor:
 
     def _keys(self, api: str) -> list[str]:
         p = self._prefix
-        return [f"{p}s:{api}", f"{p}m:{api}", f"{p}r", f"{p}x:{api}", f"{p}x:{ALL_APIS}"]
+        return [f"{p}s:{api}", f"{p}m:{api}", f"{p}r", f"{p}x:{api}", f"{p}x:{ALL_APIS}",
+                f"{p}rt"]
 
     async def acquire(self, api: str, recipients: int = 0) -> None:
         """Wait for a slot of ``api`` (and ``recipients`` of the per-minute budget)."""

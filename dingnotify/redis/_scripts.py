@@ -9,7 +9,7 @@ recipients window end in ``:<weight>``.
 from __future__ import annotations
 
 # KEYS: per-API second window, per-API minute window, per-app recipients window,
-#       per-API penalty, per-app penalty.
+#       per-API penalty, per-app penalty, the recipients window's total.
 # ARGV: qps limit, calls-per-minute limit, recipients-per-minute limit, second span,
 #       minute span, recipients of this call, a unique member, the least gap between two
 #       calls of the API (a second's calls spread over half a second, not sent in one
@@ -29,19 +29,32 @@ local function counted(key, span, limit)
   return tonumber(oldest[2]) + span - now
 end
 
-local function weighed(key, span, limit)
+local function weight_of(item) return tonumber(string.match(item, ':(%d+)$')) end
+
+-- KEYS[6] keeps the window's total, so a grant costs O(log n), not a scan of the window.
+local function weighed(key, total_key, span, limit)
+  local gone = redis.call('ZRANGEBYSCORE', key, '-inf', now - span)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - span)
-  local items = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
-  local total = 0
-  for i = 1, #items, 2 do total = total + tonumber(string.match(items[i], ':(%d+)$')) end
+  local total = tonumber(redis.call('GET', total_key))
+  if total then
+    for i = 1, #gone do total = total - weight_of(gone[i]) end
+  else  -- lost (evicted): count the window again
+    total = 0
+    for _, item in ipairs(redis.call('ZRANGE', key, 0, -1)) do total = total + weight_of(item) end
+  end
+  redis.call('SET', total_key, total, 'PX', math.ceil(span * 1000) + 1000)
   local excess = total + weight - limit
   if excess <= 0 then return 0 end
-  local freed = 0
-  for i = 1, #items, 2 do
-    freed = freed + tonumber(string.match(items[i], ':(%d+)$'))
-    if freed >= excess then return tonumber(items[i + 1]) + span - now end
+  local freed, oldest = 0, 0
+  while true do
+    local items = redis.call('ZRANGE', key, oldest, oldest + 99, 'WITHSCORES')
+    if #items == 0 then return span end
+    for i = 1, #items, 2 do
+      freed = freed + weight_of(items[i])
+      if freed >= excess then return tonumber(items[i + 1]) + span - now end
+    end
+    oldest = oldest + 100
   end
-  return span
 end
 
 local wait = 0
@@ -53,7 +66,9 @@ wait = math.max(wait, counted(KEYS[1], second_span, tonumber(ARGV[1])),
                 counted(KEYS[2], minute_span, tonumber(ARGV[2])))
 local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 if newest[2] then wait = math.max(wait, tonumber(newest[2]) + tonumber(ARGV[8]) - now) end
-if weight > 0 then wait = math.max(wait, weighed(KEYS[3], minute_span, tonumber(ARGV[3]))) end
+if weight > 0 then
+  wait = math.max(wait, weighed(KEYS[3], KEYS[6], minute_span, tonumber(ARGV[3])))
+end
 if wait > 0 then return math.ceil(wait * 1000000) end
 
 redis.call('ZADD', KEYS[1], now, member)
@@ -63,6 +78,8 @@ redis.call('PEXPIRE', KEYS[2], math.ceil(minute_span * 1000) + 1000)
 if weight > 0 then
   redis.call('ZADD', KEYS[3], now, member .. ':' .. weight)
   redis.call('PEXPIRE', KEYS[3], math.ceil(minute_span * 1000) + 1000)
+  redis.call('INCRBY', KEYS[6], weight)
+  redis.call('PEXPIRE', KEYS[6], math.ceil(minute_span * 1000) + 1000)
 end
 return 0
 """

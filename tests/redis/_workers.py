@@ -1,5 +1,5 @@
-"""What each child process runs: a client of its own on the shared Redis, started at one
-wall-clock instant so the processes really overlap. Module-level functions, so the
+"""What each child process runs: a client of its own on the shared Redis, started when
+every process is ready (a barrier) so the processes really overlap. Module-level functions, so the
 ``spawn`` start method can import them."""
 
 from __future__ import annotations
@@ -23,18 +23,20 @@ def _client(job: dict[str, Any], coordination: RedisCoordination) -> DingTalkCli
                           coordination=coordination)
 
 
-async def _at(start_at: float) -> None:
-    await asyncio.sleep(max(0.0, start_at - time.time()))
+async def _ready(job: dict[str, Any]) -> float:
+    """Wait until every process is ready (imports, client built), then start together."""
+    await asyncio.to_thread(job["barrier"].wait, 30)
+    return time.time()
 
 
 async def _broadcast(job: dict[str, Any]) -> dict[str, Any]:
     shared = RedisCoordination.from_url(job["redis_url"], namespace=job["namespace"])
     async with shared, _client(job, shared) as client:
-        await _at(job["start_at"])
+        started = await _ready(job)
         report = await client.work_notice.broadcast(
             Text(content=job["content"]), userids=job["userids"], concurrency=8,
             timeout=job.get("timeout"))
-        return {"end": time.time(), "acknowledged": sum(
+        return {"started": started, "end": time.time(), "acknowledged": sum(
                     len(b.userids) for b in report.acknowledged),
                 "failed": len(report.failed), "unknown": len(report.unknown),
                 "rate_limited": report.rate_limited, "refreshes": client.token_refreshes}
@@ -43,7 +45,7 @@ async def _broadcast(job: dict[str, Any]) -> dict[str, Any]:
 async def _tokens(job: dict[str, Any]) -> dict[str, Any]:
     shared = RedisCoordination.from_url(job["redis_url"], namespace=job["namespace"])
     async with shared, _client(job, shared) as client:
-        await _at(job["start_at"])
+        await _ready(job)
         tokens = await asyncio.gather(*(client.get_access_token()
                                         for _ in range(job["callers"])))
         return {"tokens": sorted(set(tokens)), "refreshes": client.token_refreshes}

@@ -9,7 +9,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Iterator
+from multiprocessing.managers import SyncManager
 from typing import Any
+
+import pytest
 
 from dingnotify import DingTalkClient, Quota
 from dingnotify.redis import RedisCoordination
@@ -18,22 +22,28 @@ from tests.redis import _workers
 from tests.redis.conftest import RedisServer
 
 PROCESSES = 4
-STARTUP = 6.0  # seconds for the children to spawn and import before the common start
+
+
+@pytest.fixture(scope="module")
+def manager() -> Iterator[SyncManager]:
+    """Hands the children a barrier, so they start together once all are ready."""
+    with _workers.spawn().Manager() as shared:
+        yield shared
 
 
 def _jobs(emu: Emulator, redis: RedisServer, namespace: str, quota: Quota,
-          **extra: Any) -> list[dict[str, Any]]:
+          manager: SyncManager, **extra: Any) -> list[dict[str, Any]]:
     app = emu.app
-    start_at = time.time() + STARTUP
+    barrier = manager.Barrier(PROCESSES)
     return [{"app_key": app.app_key, "app_secret": app.app_secret, "agent_id": app.agent_id,
              "url": emu.url, "redis_url": redis.url, "namespace": namespace,
-             "quota": dataclasses.asdict(quota), "start_at": start_at, "content": "m",
+             "quota": dataclasses.asdict(quota), "barrier": barrier, "content": "m",
              **{k: (v[i] if isinstance(v, list) else v) for k, v in extra.items()}}
             for i in range(PROCESSES)]
 
 
 async def test_four_processes_share_the_call_limits(redis_server: RedisServer,
-                                                    namespace: str) -> None:
+                                                    namespace: str, manager: SyncManager) -> None:
     """4 x 20,000 userids (800 calls at 40 qps, floor 20 s): 0 x 90018, 0 x 90006, one
     /gettoken in all, and within 1.05 x the floor of one app."""
     per = 20_000
@@ -42,13 +52,12 @@ async def test_four_processes_share_the_call_limits(redis_server: RedisServer,
     limits = dataclasses.replace(RateLimits.professional(), recipients_per_minute=10**7)
     quota = Quota(qps=40, recipients_per_minute=10**7)
     async with Emulator(org=org, profile=limits, lean=True) as emu:
-        jobs = _jobs(emu, redis_server, namespace, quota,
+        jobs = _jobs(emu, redis_server, namespace, quota, manager,
                      userids=[users[i * per:(i + 1) * per] for i in range(PROCESSES)])
         results = await asyncio.to_thread(_workers.run_all, _workers.broadcast, jobs, 58)
-        elapsed = max(r["end"] for r in results) - jobs[0]["start_at"]
+        elapsed = max(r["end"] for r in results) - min(r["started"] for r in results)
         floor = PROCESSES * per / 100 / quota.qps
-        print(f"4 processes: {elapsed:.2f} s for a floor of {floor:.0f} s", results,
-              emu.throttled, emu.counts)
+        print(f"4 processes: {elapsed:.2f} s for a floor of {floor:.0f} s")
         assert [r["acknowledged"] for r in results] == [per] * PROCESSES
         assert sum(r["failed"] + r["unknown"] + r["rate_limited"] for r in results) == 0
         assert emu.throttled[90018] == 0 and emu.throttled[90006] == 0
@@ -58,7 +67,8 @@ async def test_four_processes_share_the_call_limits(redis_server: RedisServer,
 
 
 async def test_four_processes_share_the_recipients_budget(redis_server: RedisServer,
-                                                          namespace: str) -> None:
+                                                          namespace: str,
+                                                          manager: SyncManager) -> None:
     """The recipients budget binds (1,000 a minute, the professional profile's shape with a
     smaller budget so the test is short): 4 x 300 recipients within a 6 s deadline send
     exactly the 1,000 that fit, none silently filtered; the rest are reported not sent."""
@@ -67,7 +77,7 @@ async def test_four_processes_share_the_recipients_budget(redis_server: RedisSer
     limits = dataclasses.replace(RateLimits.professional(), recipients_per_minute=1000)
     quota = Quota(qps=40, recipients_per_minute=1000)
     async with Emulator(org=org, profile=limits) as emu:
-        jobs = _jobs(emu, redis_server, namespace, quota, timeout=6.0,
+        jobs = _jobs(emu, redis_server, namespace, quota, manager, timeout=6.0,
                      userids=[users[i * 300:(i + 1) * 300] for i in range(PROCESSES)])
         results = await asyncio.to_thread(_workers.run_all, _workers.broadcast, jobs, 40)
         assert sum(r["acknowledged"] for r in results) == 1000
@@ -78,9 +88,9 @@ async def test_four_processes_share_the_recipients_budget(redis_server: RedisSer
 
 
 async def test_200_callers_in_4_processes_on_a_cold_store_fetch_one_token(
-        redis_server: RedisServer, namespace: str) -> None:
+        redis_server: RedisServer, namespace: str, manager: SyncManager) -> None:
     async with Emulator() as emu:
-        jobs = _jobs(emu, redis_server, namespace, Quota.professional(), callers=50)
+        jobs = _jobs(emu, redis_server, namespace, Quota.professional(), manager, callers=50)
         results = await asyncio.to_thread(_workers.run_all, _workers.tokens, jobs, 40)
         assert emu.count("/gettoken") == 1 == sum(r["refreshes"] for r in results)
         assert len({t for r in results for t in r["tokens"]}) == 1

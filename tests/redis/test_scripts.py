@@ -65,6 +65,7 @@ async def test_concurrent_reservations_never_exceed_a_budget(
         assert _most_in_any_span([s for _, s in minute], SECOND_SPAN) <= 10
         weights = [int(m.rsplit(b":", 1)[1]) for m, _ in recipients]
         assert sum(weights) == sum(granted) <= 1000
+        assert int(await shared[0].client.get(f"{prefix}rt")) == sum(weights)
     finally:
         for s in shared:
             await s.aclose()
