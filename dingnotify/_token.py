@@ -111,7 +111,9 @@ class TokenRefresher:
             if self._token == stale:
                 self._token = None
                 self._valid_until = 0.0
-                await self._store.delete(self._key)
+                # A shared store may already hold another process's fresh token: keep it.
+                if await self._store.get(self._key) == stale.reveal():
+                    await self._store.delete(self._key)
 
     async def _load(self, timeout: float) -> Secret:
         stored = await self._stored()
