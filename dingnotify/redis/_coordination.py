@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.backoff import NoBackoff
@@ -63,16 +62,21 @@ class RedisCoordination:
         cls,
         url: str,
         *,
-        socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
         namespace: str = "default",
-        **options: Any,
+        processes: int = DEFAULT_PROCESSES,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        retry_interval: float = DEFAULT_RETRY_INTERVAL,
+        op_timeout: float = DEFAULT_OP_TIMEOUT,
+        socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
     ) -> RedisCoordination:
         """Connect lazily to ``url`` with short timeouts and no retries inside redis-py
         (a slow Redis must cost a call at most ``op_timeout``, not several attempts)."""
         client = Redis.from_url(url, socket_timeout=socket_timeout,
                                 socket_connect_timeout=socket_timeout,
                                 retry_on_timeout=False, retry=Retry(NoBackoff(), 0))
-        return cls(client, namespace=namespace, **options)
+        return cls(client, namespace=namespace, processes=processes,
+                   lock_timeout=lock_timeout, retry_interval=retry_interval,
+                   op_timeout=op_timeout)
 
     @property
     def available(self) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import signal
 import time
 
 import pytest
@@ -62,3 +63,29 @@ async def test_redis_killed_mid_broadcast(own_redis_server: RedisServer,
         assert await shared.client.zcard(f"{prefix}m:{SEND}") == 1
         assert any("answers again" in r.getMessage() for r in caplog.records)
         assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1
+
+
+async def test_a_frozen_redis_costs_one_bounded_wait_then_paces_locally(
+        own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    """A server that stops answering (SIGSTOP) is a timeout, not a hang: the first call
+    waits at most op_timeout, later ones pace locally until it answers again."""
+    process = own_redis_server.process
+    assert process is not None
+    async with RedisCoordination.from_url(own_redis_server.url, namespace="frozen",
+                                          op_timeout=0.3, retry_interval=0.5) as shared:
+        governor = shared.governor("app", Quota(qps=40))
+        await governor.acquire("/x")
+        assert shared.available
+        process.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            for _ in range(5):
+                await governor.acquire("/x")
+            assert time.monotonic() - started < 0.3 + 0.5
+            assert not shared.available
+        finally:
+            process.send_signal(signal.SIGCONT)
+        await asyncio.sleep(0.6)
+        await governor.acquire("/y")
+        assert shared.available
+    assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1
