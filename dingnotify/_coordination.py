@@ -54,11 +54,17 @@ class TokenLock(Protocol):
 class Coordination(Protocol):
     """A shared token store, token locks and governors for the processes of one app."""
 
-    def token_store(self) -> TokenStore: ...
+    def token_store(self) -> TokenStore:
+        """Where every process reads the tokens one of them fetched."""
+        ...
 
-    def token_lock(self, key: str) -> TokenLock: ...
+    def token_lock(self, key: str) -> TokenLock:
+        """The lock held by the one process fetching the token ``key``."""
+        ...
 
-    def governor(self, app_key: str, quota: Quota) -> QuotaGovernor: ...
+    def governor(self, app_key: str, quota: Quota) -> QuotaGovernor:
+        """The windows every process of ``app_key`` draws its call slots from."""
+        ...
 
 
 async def single_flight(
@@ -72,7 +78,9 @@ async def single_flight(
 
     The holder of ``lock`` re-checks the store, fetches and stores; the others poll the
     store (not the lock) with a bounded backoff, and try the lock again once it would
-    have expired, so a crashed holder blocks nobody past its lock's expiry.
+    have expired, so a crashed holder blocks nobody past its lock's expiry. A holder whose
+    fetch fails releases the lock, but waiters learn of it only at that expiry: the lock's
+    timeout bounds what one failed fetch costs the other processes.
     """
     while True:
         expires_in = await lock.acquire()

@@ -28,6 +28,7 @@ class RedisTokenStore:
         self._local = MemoryTokenStore()
 
     async def get(self, key: str) -> str | None:
+        """The shared token (this process's own copy while Redis is unavailable)."""
         try:
             value: Any = await self._health.run(lambda: self._client.get(self._prefix + key))
         except Unavailable:
@@ -35,12 +36,14 @@ class RedisTokenStore:
         return value.decode() if isinstance(value, bytes) else value
 
     async def set(self, key: str, value: str, ttl: float) -> None:
+        """Share ``value`` for ``ttl`` seconds (Redis expires it; no process has to)."""
         await self._local.set(key, value, ttl)
         with contextlib.suppress(Unavailable):
             await self._health.run(
                 lambda: self._client.set(self._prefix + key, value, px=max(1, int(ttl * 1000))))
 
     async def delete(self, key: str) -> None:
+        """Forget a token DingTalk rejected, for every process."""
         await self._local.delete(key)
         with contextlib.suppress(Unavailable):
             await self._health.run(lambda: self._client.delete(self._prefix + key))
