@@ -1,10 +1,12 @@
-"""The benchmark server: the emulator in lean mode, in its own process, pinned to a core."""
+"""The benchmark server: the emulator in lean mode, in its own process, pinned to a core.
+
+``limits`` is an emulator profile name or a dict of ``RateLimits`` fields (``_serve.py``).
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -27,31 +29,37 @@ class ServerStats:
     counts: dict[str, int]
     throttled: dict[str, int]
     cpu_seconds: float
+    undelivered: int = 0
 
 
 class LeanServer:
-    """``python -m dingnotify.testing --lean`` on 127.0.0.1, read back through its stats URL."""
+    """The lean emulator (``benchmarks._serve``) on 127.0.0.1, read back through its stats URL."""
 
-    def __init__(self, *, users: int, profile: str = "unlimited", core: int = 0) -> None:
+    def __init__(self, *, users: int, limits: str | dict[str, Any] = "unlimited",
+                 core: int = 0) -> None:
         self.users = users
-        self.profile = profile
+        self.limits = limits
         self.core = core
         self.url = ""
+        self.robot_code = ""
         self._proc: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> LeanServer:
-        cmd = [*cpu_pin(self.core), sys.executable, "-m", "dingnotify.testing", "--lean",
-               "--port", "0", "--users", str(self.users), "--profile", self.profile]
+        limits = self.limits if isinstance(self.limits, str) else json.dumps(self.limits)
+        cmd = [*cpu_pin(self.core), sys.executable, "-m", "benchmarks._serve", str(self.users),
+               limits]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         assert self._proc.stdout is not None
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline:  # at most a few lines before the ready line
             line = self._proc.stdout.readline()
             if not line:
                 break
-            found = re.search(r"http://127\.0\.0\.1:\d+", line)
-            if found:
-                self.url = found.group(0)
+            if line.startswith("{"):
+                ready = json.loads(line)
+                self.url, self.robot_code = str(ready["url"]), str(ready["robot_code"])
+                if not self.url.startswith("http://127.0.0.1:"):
+                    break
                 return self
         self.__exit__(None, None, None)
         raise RuntimeError("emulator did not start")
@@ -81,4 +89,5 @@ class LeanServer:
     def stats(self) -> ServerStats:
         data = self._call("/_emulator/stats")
         return ServerStats(counts=data["counts"], throttled=data["throttled"],
-                           cpu_seconds=float(data["cpu_seconds"]))
+                           cpu_seconds=float(data["cpu_seconds"]),
+                           undelivered=int(data.get("undelivered_total", 0)))

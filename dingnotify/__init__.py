@@ -37,7 +37,7 @@ from ._errors import (
     TransportError,
     ValidationError,
 )
-from ._quota import Quota
+from ._quota import Governor, Quota
 from ._recipients import (
     PlannedBatch,
     SequenceNotStr,
@@ -99,6 +99,7 @@ __all__ = [
     "DingTalkError",
     "File",
     "ForbiddenRecord",
+    "Governor",
     "HTTPStatusError",
     "IPBannedError",
     "Image",

@@ -52,7 +52,8 @@ class DingTalkClient(ClientLifecycle):
     The client owns a pooled ``aiohttp`` session unless you pass ``session=`` (used and
     left open) or a ``transport=`` of your own (``dingnotify.testing.MockTransport`` in
     unit tests). Every call draws from one quota governor (``quota=None`` turns client-side
-    limits off, for tests); ``timeout`` is per request, ``retry`` the default policy.
+    limits off, for tests; a ``Governor`` of your own is shared by every client you give it
+    to); ``timeout`` is per request, ``retry`` the default policy.
     ``client.robot`` speaks the new-generation API at ``api_base_url`` with a token of its
     own, for the enterprise robot ``robot_code`` (or one given per call). ``coordination=``
     (``dingnotify.redis.RedisCoordination``) shares both tokens and the quota windows with
@@ -68,7 +69,7 @@ class DingTalkClient(ClientLifecycle):
         robot_code: str | None = None,
         base_url: str = DEFAULT_BASE_URL,
         api_base_url: str = DEFAULT_API_BASE_URL,
-        quota: Quota | None = _DEFAULT_QUOTA,
+        quota: Quota | Governor | None = _DEFAULT_QUOTA,
         retry: RetryPolicy | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         transport: AsyncTransport | None = None,
@@ -90,17 +91,24 @@ class DingTalkClient(ClientLifecycle):
             raise ValidationError("app_secret must be a non-empty string")
         if agent_id is not None and (isinstance(agent_id, bool) or not isinstance(agent_id, int)):
             raise ValidationError("agent_id must be an int")
-        if quota is not None and not isinstance(quota, Quota):
-            raise ValidationError("quota must be a Quota or None")
+        if quota is not None and not isinstance(quota, Quota | Governor):
+            raise ValidationError("quota must be a Quota, a Governor or None")
         if transport is not None and session is not None:
             raise ValidationError("give transport= or session=, not both")
         if coordination is not None and token_store is not None:
             raise ValidationError("give coordination= or token_store=, not both")
+        if coordination is not None and isinstance(quota, Governor):
+            raise ValidationError("with coordination=, give quota= a Quota: it builds the "
+                                  "shared governor")
         self.app_key = app_key
         self.agent_id = agent_id
         self.base_url = _check_url("base_url", base_url)
         self.api_base_url = _check_url("api_base_url", api_base_url)
-        self.quota = quota
+        governor: QuotaGovernor | None = quota if isinstance(quota, Governor) else None
+        if isinstance(quota, Quota):
+            governor = (Governor(quota) if coordination is None
+                        else coordination.governor(app_key, quota))
+        self.quota = None if governor is None else governor.quota
         secret = Secret(app_secret)
         self._http = HttpCore(
             transport if transport is not None else AiohttpTransport(
@@ -116,10 +124,6 @@ class DingTalkClient(ClientLifecycle):
             key=(key := f"dingtalk:{app_key}"), store=token_store, margin=token_refresh_margin,
             lock=None if coordination is None else coordination.token_lock(key), clock=clock,
         )
-        governor: QuotaGovernor | None = None
-        if quota is not None:
-            governor = (Governor(quota) if coordination is None
-                        else coordination.governor(app_key, quota))
         self._api = OapiCaller(self._http, self.base_url, self._tokens, governor, secret)
         self.users = Users(self._api)
         self.work_notice = WorkNotice(self._api, agent_id, flow_control_codes)

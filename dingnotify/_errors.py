@@ -49,9 +49,15 @@ IP_BAN_STATUS = 1111
 
 
 class DingNotifyError(Exception):
-    """Root of every error this SDK raises on purpose."""
+    """Root of every error this SDK raises on purpose.
+
+    ``token_fetch`` is set on errors raised while fetching an access token: whatever their
+    kind, they draw on ``RetryPolicy.max_attempts``, so a call never makes more token
+    requests than that.
+    """
 
     retryable: bool = False
+    token_fetch: bool = False
 
 
 class ValidationError(DingNotifyError, ValueError):

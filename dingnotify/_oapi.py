@@ -20,26 +20,31 @@ from ._redact import Secret, scrub
 from ._retry import RetryHook, RetryPolicy, retrying
 from ._token import TokenRefresher
 from ._transport import Request
-from ._wire import E, Envelope, TokenResponse, decode
+from ._wire import E, TokenResponse, decode
 
 T = TypeVar("T")
 JSON_HEADERS = {"Content-Type": JSON_CONTENT_TYPE}
 
 
-def raise_for_errcode(envelope: Envelope, path: str, *secrets: Secret | None) -> None:
-    """Turn a non-zero ``errcode`` into the matching ``DingTalkError``.
+def answer_or_error(
+    body: bytes, kind: type[E], path: str, *secrets: Secret | None
+) -> E | Exception:
+    """The decoded envelope of a zero ``errcode``, or the typed error to raise.
 
-    DingTalk sometimes echoes request parameters in ``errmsg``: ``secrets`` are masked.
+    DingTalk sometimes echoes request parameters in ``errmsg``: ``secrets`` are masked. The
+    error is returned so that no frame of its traceback holds the raw body or envelope.
     """
-    if envelope.errcode != 0:
-        raise error_for(
-            envelope.errcode,
-            scrub(envelope.errmsg, *secrets),
-            sub_code=envelope.sub_code,
-            sub_msg=None if envelope.sub_msg is None else scrub(envelope.sub_msg, *secrets),
-            request_id=envelope.request_id,
-            path=path,
-        )
+    envelope = decode(body, kind, path, *secrets)
+    if isinstance(envelope, Exception) or envelope.errcode == 0:
+        return envelope
+    return error_for(
+        envelope.errcode,
+        scrub(envelope.errmsg, *secrets),
+        sub_code=envelope.sub_code,
+        sub_msg=None if envelope.sub_msg is None else scrub(envelope.sub_msg, *secrets),
+        request_id=envelope.request_id,
+        path=path,
+    )
 
 
 async def fetch_oapi_token(
@@ -51,11 +56,12 @@ async def fetch_oapi_token(
         URL(base_url + PATH_GETTOKEN).with_query(appkey=app_key, appsecret=app_secret.reveal()),
         timeout=timeout,
     )
-    envelope = decode(await http.send(request), TokenResponse, PATH_GETTOKEN)
-    raise_for_errcode(envelope, PATH_GETTOKEN, app_secret)
-    if not envelope.access_token:
+    answer = answer_or_error(await http.send(request), TokenResponse, PATH_GETTOKEN, app_secret)
+    if isinstance(answer, Exception):
+        raise answer
+    if not answer.access_token:
         raise ResponseDecodeError(f"{PATH_GETTOKEN}: response has no access_token")
-    return Secret(envelope.access_token), float(envelope.expires_in or 0)
+    return Secret(answer.access_token), float(answer.expires_in or 0)
 
 
 class OapiCaller:
@@ -141,17 +147,14 @@ class OapiCaller:
             )
             if on_attempt is not None:
                 on_attempt()
-            try:
-                envelope = decode(await self.http.send(request), kind, path)
-                raise_for_errcode(envelope, path, token, self._app_secret)
-            except TokenError:
-                if refreshed:
-                    raise
+            answer = answer_or_error(await self.http.send(request), kind, path, token,
+                                     self._app_secret)
+            if isinstance(answer, TokenError) and not refreshed:
                 refreshed = True
                 await self.tokens.invalidate(token)
                 continue
-            except RateLimitedError as exc:
-                if self.governor is not None:
-                    self.governor.penalize(path, exc)
-                raise
-            return envelope
+            if isinstance(answer, RateLimitedError) and self.governor is not None:
+                self.governor.penalize(path, answer)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer

@@ -144,7 +144,11 @@ class _Api:
     __slots__ = ("closed_until", "lock", "minute", "second")
 
     def __init__(self, quota: Quota) -> None:
-        self.second = _Window(SECOND_SPAN, max(1, math.floor(quota.qps)))
+        # Below one call a second the window widens instead: 0.5 qps is 1 call per 2 s.
+        if quota.qps >= 1:
+            self.second = _Window(SECOND_SPAN, math.floor(quota.qps))
+        else:
+            self.second = _Window(SECOND_SPAN / quota.qps, 1)
         self.minute = _Window(MINUTE_SPAN, quota.calls_per_minute)
         self.closed_until = 0.0
         self.lock = anyio.Lock()

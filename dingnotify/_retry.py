@@ -115,7 +115,7 @@ async def retrying(
         try:
             return await attempt(_limit(policy, started, timeout))
         except Exception as exc:
-            if isinstance(exc, RateLimitedError) and exc.retryable:
+            if isinstance(exc, RateLimitedError) and exc.retryable and not exc.token_fetch:
                 throttles += 1
                 number, budget = throttles, policy.rate_limit_attempts
             else:

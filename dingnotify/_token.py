@@ -10,6 +10,7 @@ import anyio
 
 from ._constants import TOKEN_FALLBACK_TTL, TOKEN_REFRESH_MARGIN
 from ._coordination import TokenLock, single_flight
+from ._errors import DingNotifyError
 from ._redact import Secret
 
 Clock = Callable[[], float]
@@ -100,6 +101,8 @@ class TokenRefresher:
             try:
                 fresh = await self._load(timeout)
             except Exception as exc:
+                if isinstance(exc, DingNotifyError):
+                    exc.token_fetch = True
                 self._failure = exc
                 raise
             self._failure = None

@@ -95,9 +95,14 @@ class Response:
 class ResponseLike(Protocol):
     """What a transport returns: ``dingnotify.testing.MockResponse`` fits too."""
 
-    status: int
-    headers: Mapping[str, str]
-    content: bytes
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def content(self) -> bytes: ...
 
 
 @runtime_checkable

@@ -9,7 +9,7 @@ import msgspec
 
 from ._constants import IP_BAN_SECONDS
 from ._errors import IP_BAN_STATUS, IPBannedError, ResponseDecodeError
-from ._redact import redact
+from ._redact import Secret, scrub
 
 
 class Envelope(msgspec.Struct, kw_only=True):
@@ -130,16 +130,13 @@ def ban_wait(body: bytes) -> float | None:
     return None
 
 
-def decode(body: bytes, kind: type[E], where: str) -> E:
-    """Decode ``body`` or raise ``ResponseDecodeError`` naming ``where`` (a path, no secrets);
-    the per-IP ban page raises ``IPBannedError``."""
-    error = _decode(body, kind, where)
-    if isinstance(error, Exception):
-        raise error  # outside the except block: msgspec's error is not chained
-    return error
+def decode(body: bytes, kind: type[E], where: str, *secrets: Secret | None) -> E | Exception:
+    """``body`` decoded, or the error to raise (``ResponseDecodeError``, or ``IPBannedError``
+    for the per-IP ban page) naming ``where`` (a path, no secrets).
 
-
-def _decode(body: bytes, kind: type[E], where: str) -> E | Exception:
+    The error is returned, not raised, so that the caller raises it from a frame that holds
+    no raw body: a body may echo the token or the secret, and tools capture frame locals.
+    """
     try:
         if kind is DictAnswer:
             return _decode_dict(body)  # type: ignore[return-value]
@@ -149,7 +146,7 @@ def _decode(body: bytes, kind: type[E], where: str) -> E | Exception:
     wait = ban_wait(body)
     if wait is not None:
         return IPBannedError(wait, path=where)
-    snippet = redact(body[:80].decode("utf-8", "replace"))
+    snippet = scrub(body[:80].decode("utf-8", "replace"), *secrets)
     return ResponseDecodeError(
         f"{where}: undecodable response ({problem}); body starts {snippet!r}")
 

@@ -30,7 +30,8 @@ STATUS_BAR = "/topapi/message/corpconversation/status_bar/update"
 
 FAST = dingnotify.RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.01, jitter=False)
 
-Answer = MockResponse | BaseException | Callable[[MockRequest], MockResponse]
+Reply = MockResponse | Awaitable[MockResponse]
+Answer = MockResponse | BaseException | Callable[[MockRequest], Reply]
 
 
 def ok(**fields: Any) -> MockResponse:
@@ -66,14 +67,14 @@ class Scripted:
         self.routes[path] = list(answers)
         return self
 
-    def __call__(self, request: MockRequest) -> MockResponse:
+    def __call__(self, request: MockRequest) -> Reply:
         self.requests.append(request)
         script = self.routes.get(request.url.path)
         if script is None:
             raise AssertionError(f"unscripted request: {request.method} {request.url.path}")
         answer = script.pop(0) if len(script) > 1 else script[0]
         if isinstance(answer, BaseException):
-            raise answer
+            raise answer.with_traceback(None)
         if isinstance(answer, MockResponse):
             return answer
         return answer(request)

@@ -11,7 +11,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import anyio
 
@@ -24,7 +24,7 @@ from .._errors import (
     ValidationError,
 )
 from .._quota import RateCap
-from .._recipients import BatchPlanner, UserIdStream, batch_count
+from .._recipients import BatchPlanner, UserIdStream
 from .._retry import RetryHook
 from ._report import Batch, BroadcastEvent, BroadcastReport, EventKind
 from ._source import BatchSource
@@ -45,7 +45,6 @@ class _Run:
     on_event: Callable[[BroadcastEvent], None] | None
     stop: BaseException | None = None
     failure: BaseException | None = None
-    in_flight: set[Batch] = field(default_factory=set)
 
     def emit(self, kind: EventKind, batch: Batch | None, **extra: object) -> None:
         if self.on_event is None:
@@ -66,7 +65,6 @@ class _Run:
                 self.report.rate_limited += 1
             self.emit("retry", batch, error=exc, delay=wait)
 
-        self.in_flight.add(batch)
         try:
             batch.task_id = await self.send(batch, batch.started, on_retry)
         except Exception as exc:
@@ -78,27 +76,38 @@ class _Run:
                 self.stop = self.stop or exc
             self.emit("failed", batch, error=exc)
             return
-        finally:
-            self.in_flight.discard(batch)
         batch.ended(None)
         self.emit("sent", batch)
 
     def halted(self) -> bool:
         return self.stop is not None or self.failure is not None
 
-    async def worker(self, source: BatchSource) -> None:
-        while not self.halted():
-            try:
-                batch = await source.next()
-            except Exception as exc:  # the userid iterable failed: finish what is in flight
-                self.failure = self.failure or exc
-                return
-            if batch is None:
-                return
-            if self.halted():
-                self.close_out(batch)
-                return
+    async def dispatch(self, source: BatchSource, concurrency: int) -> None:
+        """One task per batch, at most ``concurrency`` at once: tasks never outnumber the
+        batches, and a failing input lets the batches in flight finish first."""
+        slots = anyio.Semaphore(concurrency)
+        async with anyio.create_task_group() as tg:
+            while not self.halted():
+                await slots.acquire()
+                try:
+                    batch = await source.next()
+                except Exception as exc:  # the userid iterable failed
+                    self.failure = self.failure or exc
+                    batch = None
+                if batch is None:
+                    slots.release()
+                    return
+                if self.halted():
+                    slots.release()
+                    self.close_out(batch)
+                    return
+                tg.start_soon(self._deliver_in_slot, batch, slots)
+
+    async def _deliver_in_slot(self, batch: Batch, slots: anyio.Semaphore) -> None:
+        try:
             await self.deliver(batch)
+        finally:
+            slots.release()
 
     def close_out(self, batch: Batch) -> None:
         if self.stop is not None:
@@ -140,12 +149,9 @@ async def run_broadcast(
         at_least_one=at_least_one,
     )
     report.started_at = time.monotonic()
-    workers = min(concurrency, _most_batches(userids, dept_ids, planner))
     try:
         with anyio.move_on_after(math.inf if timeout is None else timeout) as scope:
-            async with anyio.create_task_group() as tg:
-                for _ in range(workers):
-                    tg.start_soon(run.worker, source)
+            await run.dispatch(source, concurrency)
         if scope.cancelled_caught:
             report.timed_out = True
             _close_out(report, BroadcastTimeoutError(f"broadcast deadline of {timeout}s passed"))
@@ -168,14 +174,6 @@ async def run_broadcast(
     if report.complete and not report.batches:
         raise ValidationError("no recipients: the userid iterable was empty or all invalid")
     return report
-
-
-def _most_batches(userids: UserIdStream, dept_ids: list[int], planner: BatchPlanner) -> int:
-    """The batches to come, when known: no more workers than that are started."""
-    if isinstance(userids, list | tuple | set | frozenset):
-        return batch_count(len(userids), len(dept_ids), userids_per_call=planner.userids_per_call,
-                           dept_ids_per_call=planner.dept_ids_per_call)
-    return 2**31
 
 
 async def _fail_rest(run: _Run, source: BatchSource) -> None:

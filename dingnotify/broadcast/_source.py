@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
 from itertools import islice
 
-import anyio
-
 from .._recipients import BatchPlanner, Deduper, UserIdStream, all_valid, unique_userids
 from ._report import Batch, BroadcastReport
 
@@ -19,11 +17,8 @@ Reject = Callable[[object], None]
 
 
 class BatchSource:
-    """Hands out the next batch; only in-flight batches and the report's records are held.
-
-    A sync iterable is read inside ``next`` with no await in between, which the event loop
-    makes atomic; an async one is read under a lock.
-    """
+    """Hands out the next batch to the one dispatcher; only in-flight batches and the
+    report's records are held, however long the input."""
 
     def __init__(
         self,
@@ -57,18 +52,13 @@ class BatchSource:
         self._skip = skip
         self._at_least_one = at_least_one
         self._pending: list[str] = []
-        self._lock = anyio.Lock()
         self.exhausted = False
 
     async def next(self) -> Batch | None:
         """The next batch to send (acknowledged ones of a resumed run are recorded and
         skipped), or None when the input is used up."""
         while True:
-            if self._async is None:
-                batch = self._form_sync()
-            else:
-                async with self._lock:
-                    batch = await self._form_async()
+            batch = self._form_sync() if self._async is None else await self._form_async()
             if batch is None:
                 return None
             self._report.batches.append(batch)

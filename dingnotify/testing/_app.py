@@ -168,6 +168,12 @@ class Emulator(WebhookRobotsMixin, RobotInspection):
         if runner is not None:
             await runner.cleanup()
 
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait until no request is being handled, delayed ones included: read inboxes after
+        this rather than after a guessed sleep. Raises ``TimeoutError`` past ``timeout``."""
+        async with asyncio.timeout(timeout):
+            await self._recorder.idle()
+
     async def __aenter__(self) -> Emulator:
         await self.start()
         return self

@@ -26,11 +26,20 @@ from yarl import URL
 class MockRequest(Protocol):
     """What a handler receives (the client's request object)."""
 
-    method: str
-    url: URL
-    headers: Mapping[str, str]
-    content: bytes | None
-    timeout: float
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def url(self) -> URL: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def content(self) -> bytes | None: ...
+
+    @property
+    def timeout(self) -> float: ...
 
     @property
     def json(self) -> Any: ...

@@ -8,6 +8,7 @@ and a ``body_truncated`` flag; a truncated JSON body is not parsed), and at most
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +59,7 @@ class Recorder:
     _records: deque[RecordedRequest] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self._idle_waiters: list[asyncio.Event] = []
         if self.limit < 1 or self.body_limit < 0:
             raise ValueError("record limit must be >= 1 and body limit >= 0")
         self._records = deque(maxlen=self.limit)
@@ -79,6 +81,17 @@ class Recorder:
     def leave(self, path: str) -> None:
         self.in_flight -= 1
         self.in_flight_by_path[path] -= 1
+        if self.in_flight == 0:
+            for waiter in self._idle_waiters:
+                waiter.set()
+            self._idle_waiters.clear()
+
+    async def idle(self) -> None:
+        """Return once no request is being handled."""
+        if self.in_flight:
+            waiter = asyncio.Event()
+            self._idle_waiters.append(waiter)
+            await waiter.wait()
 
     def add(self, request: web.Request, body: bytes, response: web.StreamResponse | None,
             fault: str | None) -> None:

@@ -28,7 +28,7 @@ from .._constants import (
 )
 from .._errors import ResponseDecodeError, ValidationError, top_error_for
 from .._http import ClientLifecycle, HttpCore
-from .._redact import Secret, redact, scrub
+from .._redact import Secret, scrub
 from .._retry import RetryPolicy, retrying
 from .._transport import AiohttpTransport, AsyncTransport, Request
 from ._lyservice import LyService
@@ -45,24 +45,30 @@ def top_timestamp(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, GMT8).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _parse_response(
+_UNDECODABLE = object()
+
+
+def _response_or_error(
     raw: bytes, method: str, *, simplify: bool, secrets: tuple[Secret | None, ...] = ()
-) -> dict[str, Any]:
-    """The ``<method>_response`` body, or a ``TopError`` for an ``error_response``."""
+) -> dict[str, Any] | Exception:
+    """The ``<method>_response`` body, or the error to raise (a ``TopError`` for an
+    ``error_response``): returned, so that no frame of its traceback holds the raw body."""
     try:
         data = msgspec.json.decode(raw)
     except msgspec.DecodeError:
-        snippet = redact(raw[:80].decode("utf-8", "replace"))
-        raise ResponseDecodeError(f"{method}: undecodable response: {snippet!r}") from None
+        data = _UNDECODABLE
+    if data is _UNDECODABLE:
+        snippet = scrub(raw[:80].decode("utf-8", "replace"), *secrets)
+        return ResponseDecodeError(f"{method}: undecodable response: {snippet!r}")
     if not isinstance(data, dict):
-        raise ResponseDecodeError(f"{method}: expected a JSON object")
+        return ResponseDecodeError(f"{method}: expected a JSON object")
     error = data.get("error_response")
     if isinstance(error, dict):
         try:
             code = int(error.get("code", 0))
         except (TypeError, ValueError):
             code = 0
-        raise top_error_for(
+        return top_error_for(
             code, scrub(str(error.get("msg", "")), *secrets),
             sub_code=None if error.get("sub_code") is None else str(error["sub_code"]),
             sub_msg=None if error.get("sub_msg") is None else scrub(str(error["sub_msg"]),
@@ -75,7 +81,17 @@ def _parse_response(
         return inner
     if simplify:
         return data
-    raise ResponseDecodeError(f"{method}: response has no {key}")
+    return ResponseDecodeError(f"{method}: response has no {key}")
+
+
+def _parse_response(
+    raw: bytes, method: str, *, simplify: bool, secrets: tuple[Secret | None, ...] = ()
+) -> dict[str, Any]:
+    """The ``<method>_response`` body, or a raised ``TopError`` for an ``error_response``."""
+    outcome = _response_or_error(raw, method, simplify=simplify, secrets=secrets)
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
 class TopClient(ClientLifecycle):
@@ -160,18 +176,25 @@ class TopClient(ClientLifecycle):
         per_attempt = timeout if timeout is not None else self._http.timeout
 
         async def attempt(attempt_timeout: float) -> dict[str, Any]:
-            system = self._system_params(method)
-            system["sign"] = sign({**system, **business}, self._secret.reveal(),
-                                  self.sign_method)
-            request = Request("POST", self._url.with_query(system), headers=FORM_HEADERS,
-                              content=body, timeout=attempt_timeout)
-            return _parse_response(await self._http.send(request), method,
-                                   simplify=self.simplify,
-                                   secrets=(self._secret, self._session_key))
+            outcome = _response_or_error(
+                await self._http.send(self._request(method, business, body, attempt_timeout)),
+                method, simplify=self.simplify, secrets=(self._secret, self._session_key))
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
 
         async with self._http.call():
             return await retrying(attempt, retry if retry is not None else self._http.retry,
                                   timeout=per_attempt)
+
+    def _request(
+        self, method: str, business: Mapping[str, str], body: bytes, timeout: float
+    ) -> Request:
+        """A freshly signed request (new timestamp): the signature lives only in here."""
+        system = self._system_params(method)
+        system["sign"] = sign({**system, **business}, self._secret.reveal(), self.sign_method)
+        return Request("POST", self._url.with_query(system), headers=FORM_HEADERS,
+                       content=body, timeout=timeout)
 
     def __repr__(self) -> str:
         return (f"TopClient(app_key={self.app_key!r}, url={self.url!r}, "

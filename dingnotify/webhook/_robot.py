@@ -19,11 +19,11 @@ import msgspec
 from dingnotify._errors import (
     ConnectionFailedError,
     DingNotifyError,
-    HTTPStatusError,
     RequestTimeoutError,
     ResponseDecodeError,
     TransportError,
     ValidationError,
+    status_error_for,
 )
 
 from ._errors import WebhookMessageTooLargeError, WebhookRateLimitedError, webhook_error_for
@@ -187,11 +187,11 @@ class WebhookRobot:
 
     def _interpret(self, where: str, status: int, raw: bytes) -> DingNotifyError | None:
         if 300 <= status < 400:
-            return HTTPStatusError(
+            return status_error_for(
                 status, f"{where} answered HTTP {status}; redirects are never followed "
                         "because the URL carries the robot's credentials")
         if status != 200:
-            return HTTPStatusError(status, f"{where} answered HTTP {status}")
+            return status_error_for(status, f"{where} answered HTTP {status}")
         try:
             answer = _decode_answer(raw)
         except msgspec.DecodeError:

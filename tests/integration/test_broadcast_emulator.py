@@ -7,6 +7,8 @@ import json
 import tracemalloc
 from collections.abc import Iterator
 
+import pytest
+
 from dingnotify import Quota, RetryPolicy, Text
 from dingnotify.testing import Emulator, Fault, FaultPlan, Org, RateLimits
 from tests.emulated import client_for
@@ -49,6 +51,7 @@ async def test_exact_fanout_12345_userids_45_depts() -> None:
         assert emu.count("/gettoken") == 1
 
 
+@pytest.mark.slow
 async def test_million_userid_generator_has_bounded_memory() -> None:
     def stream() -> Iterator[str]:
         for i in range(1_000_000):

@@ -116,7 +116,7 @@ async def test_delay_after_accept_creates_the_task(session: aiohttp.ClientSessio
             async with asyncio.timeout(0.1):
                 await _raw(session, emu, token)
         assert len(emu.tasks) == 1 and emu.inboxes["u000001"]  # accepted despite the timeout
-        await asyncio.sleep(0.5)
+        await emu.drain()
     plan2 = FaultPlan(rules=[Fault(path=SEND, kind="delay", delay=0.3, times=1)])
     async with Emulator(faults=plan2) as emu2:
         token = await Wire(emu2, session).token()
@@ -124,7 +124,7 @@ async def test_delay_after_accept_creates_the_task(session: aiohttp.ClientSessio
             async with asyncio.timeout(0.1):
                 await _raw(session, emu2, token)
         assert not emu2.tasks  # a plain delay holds the request before processing
-        await asyncio.sleep(0.3)
+        await emu2.drain()
 
 
 async def test_revoke_token_fault(session: aiohttp.ClientSession) -> None:

@@ -100,8 +100,8 @@ def attempt(build: Callable[[], Any], userids: list[Any] | str, depts: list[Any]
         async with dingnotify.DingTalkClient("k", "s", agent_id=7,
                                              base_url="http://127.0.0.1:9",
                                              transport=MockTransport(capture)) as client:
-            await client.work_notice.send(build(), userids=userids, dept_ids=depts,
-                                          to_all_user=to_all)
+            await client.work_notice.send(build(), userids=userids,  # type: ignore[arg-type]
+                                          dept_ids=depts, to_all_user=to_all)
 
     try:
         asyncio.run(run())

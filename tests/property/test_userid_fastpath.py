@@ -28,7 +28,7 @@ def test_fast_path_matches_per_id_rule(chunk: list[object]) -> None:
 @given(st.lists(ids, max_size=40))
 def test_unique_userids_keeps_first_occurrences_or_rejects(chunk: list[object]) -> None:
     if all(valid_userid(u) for u in chunk):
-        assert unique_userids(chunk) == list(dict.fromkeys(chunk))  # type: ignore[arg-type]
+        assert unique_userids(chunk) == list(dict.fromkeys(chunk))
         assert unique_userids(tuple(chunk)) == unique_userids(iter(chunk))
         return
     with pytest.raises(ValidationError):

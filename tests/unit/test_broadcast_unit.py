@@ -159,8 +159,6 @@ async def test_workers_never_outnumber_the_batches() -> None:
     assert send.max_tasks - before <= 10
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: for a stream (iterator) of userids "
-                   "run_broadcast starts `concurrency` workers, not at most one per batch")
 async def test_workers_never_outnumber_the_batches_of_a_stream() -> None:
     send = FakeSend(delay=0.01)
     before = len(asyncio.all_tasks())
@@ -396,10 +394,11 @@ async def test_client_broadcast_stops_on_monthly_quota(wire: Scripted) -> None:
 
 async def test_client_broadcast_rejects_bad_recipients_before_sending(wire: Scripted) -> None:
     async with client_with(wire) as c:
-        for kwargs in ({"userids": ["u"], "dept_ids": [0]}, {"userids": "u1"},
-                       {"userids": []}, {"userids": ["u"], "to_all_user": True}):
+        cases: list[dict[str, Any]] = [{"userids": ["u"], "dept_ids": [0]}, {"userids": "u1"},
+                                       {"userids": []}, {"userids": ["u"], "to_all_user": True}]
+        for kwargs in cases:
             with pytest.raises(ValidationError):
-                await c.work_notice.broadcast(Text(content="x"), **kwargs)  # type: ignore[arg-type]
+                await c.work_notice.broadcast(Text(content="x"), **kwargs)
     assert wire.sent() == []
 
 
@@ -416,3 +415,14 @@ async def test_client_broadcast_unknown_batch_after_timeouts(wire: Scripted) -> 
     assert [b.state for b in report.batches] == ["acknowledged", "unknown", "acknowledged"]
     assert report.batches[1].attempts == 4 and report.retries == 3
     assert isinstance(report.batches[1].error, dingnotify.RequestTimeoutError)
+
+
+async def test_client_broadcast_to_all_users_is_one_call(wire: Scripted) -> None:
+    wire.route(SEND, ok(task_id=42))
+    async with client_with(wire) as c:
+        report = await c.work_notice.broadcast(Text(content="x"), to_all_user=True,
+                                               concurrency=8)
+    assert report.task_ids == [42] and report.complete and report.recipients == 0
+    (request,) = wire.sent(SEND)
+    assert request.json == {"agent_id": 123, "to_all_user": True,
+                            "msg": {"msgtype": "text", "text": {"content": "x"}}}

@@ -150,7 +150,7 @@ async def test_tls_verification_is_on_by_default() -> None:
         assert isinstance(transport, dingnotify.AiohttpTransport)
         connector = transport.session.connector
         assert connector is not None
-        assert connector._ssl is True  # aiohttp: True = verify with the default context
+        assert connector._ssl is True  # type: ignore[attr-defined]  # True: verify, default context
     context = ssl.create_default_context()
     assert context.verify_mode == ssl.CERT_REQUIRED
 

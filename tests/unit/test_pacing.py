@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import pairwise
 
 import anyio
 import pytest
@@ -12,7 +13,7 @@ import pytest
 import dingnotify
 from dingnotify import IPBannedError, Quota, RateLimitedError, Text, ValidationError
 from dingnotify._quota import SECOND_SPAN, Governor
-from dingnotify.testing import MockResponse
+from dingnotify.testing import MockRequest, MockResponse
 from tests.conftest import SEND, Scripted, client_with, err, ok
 
 EPS = 1e-9
@@ -230,3 +231,33 @@ async def test_client_without_quota_is_not_paced(wire: Scripted) -> None:
         for _ in range(50):
             await c.work_notice.send(Text(content="x"), userids=["u"])
         assert anyio.current_time() - started < 1.0
+
+
+async def test_a_qps_below_one_spaces_calls_further_apart() -> None:
+    gov, clock = governor(Quota(qps=0.5))
+    stamps = await stamps_of(gov, clock, "a", 4)
+    assert all(b - a >= 2.0 - EPS for a, b in pairwise(stamps))
+
+
+async def test_ip_ban_pauses_every_worker_of_a_broadcast(wire: Scripted) -> None:
+    """Real time (about 0.3 s): after the ban page no request goes out until it lifts."""
+    arrivals: list[float] = []
+
+    def answer(request: MockRequest) -> MockResponse:
+        arrivals.append(anyio.current_time())
+        if len(arrivals) == 1:
+            return MockResponse(json={"status": 1111, "wait": 0.3, "punish": "deny"})
+        return ok(task_id=len(arrivals))
+
+    wire.route(SEND, answer)
+    async with client_with(wire, quota=Quota()) as c:
+        report = await c.work_notice.broadcast(Text(content="x"),
+                                               userids=[f"u{i}" for i in range(500)],
+                                               concurrency=5)
+    assert report.complete and len(report.task_ids) == 5 and report.rate_limited == 1
+    banned_at = arrivals[0]
+    later = [t for t in arrivals[1:] if t > banned_at + 0.01]
+    early = [t for t in arrivals[1:] if t <= banned_at + 0.01]
+    assert len(early) <= 4  # already on their way when the ban page came back
+    assert all(t >= banned_at + 0.3 - 0.01 for t in later)
+    assert len(arrivals) == 6

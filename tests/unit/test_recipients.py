@@ -49,7 +49,7 @@ def test_unique_dept_ids() -> None:
     assert unique_dept_ids([3, 1, 3, "2", " 4 "]) == [3, 1, 2, 4]
     for bad in ([0], [-1], [True], ["x"], [1.5], "12"):
         with pytest.raises(ValidationError):
-            unique_dept_ids(bad)  # type: ignore[arg-type]
+            unique_dept_ids(bad)
 
 
 def test_deduper_streams_new_ids_in_order() -> None:

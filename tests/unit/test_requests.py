@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+from collections.abc import Awaitable, Callable
 
+import anyio
 import pytest
 
 import dingnotify
@@ -164,7 +166,7 @@ async def test_media_upload_multipart(
         f"Content-Type: {content_type}\r\n\r\n".encode() + request.content,
         policy=email.policy.HTTP,
     )
-    parts = list(form.iter_parts())  # type: ignore[attr-defined]
+    parts = list(form.iter_parts())
     assert len(parts) == 1
     part = parts[0]
     assert part.get_param("name", header="content-disposition") == "media"
@@ -323,3 +325,38 @@ async def test_errcodes_map_to_classes_that_say_if_they_are_retried(
         assert calls == 4 if cls is dingnotify.ServerBusyError else calls == 12
     else:
         assert calls == 1
+
+
+CALLS: dict[str, Callable[..., Awaitable[object]]] = {
+    "send": lambda c, **kw: c.work_notice.send(Text(content="x"), userids=["u"], **kw),
+    "get_progress": lambda c, **kw: c.work_notice.get_progress(1, **kw),
+    "get_result": lambda c, **kw: c.work_notice.get_result(1, **kw),
+    "recall": lambda c, **kw: c.work_notice.recall(1, **kw),
+    "update_status_bar": lambda c, **kw: c.work_notice.update_status_bar(1, "done", **kw),
+    "get_by_mobile": lambda c, **kw: c.users.get_by_mobile("13800000000", **kw),
+    "get_by_mobile_v2": lambda c, **kw: c.users.get_by_mobile_v2("13800000000", **kw),
+    "upload": lambda c, **kw: c.media.upload(b"x", media_type="file", filename="a.txt", **kw),
+    "call": lambda c, **kw: c.call("/any/path", json={}, **kw),
+}
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+async def test_every_call_takes_per_call_retry_and_timeout(wire: Scripted, name: str) -> None:
+    async def slow(request: MockRequest) -> MockResponse:
+        await anyio.sleep(5)
+        return ok()
+
+    make = CALLS[name]
+    async with client_with(wire) as c:
+        wire.routes.update({path: [MockResponse(503)] for path in ALL_PATHS})
+        with pytest.raises(dingnotify.ServerError):
+            await make(c, retry=dingnotify.RetryPolicy.none())
+        assert len(wire.requests) == 2  # the token, then one attempt
+        wire.routes.update({path: [slow] for path in ALL_PATHS})
+        with anyio.fail_after(2), pytest.raises(dingnotify.RequestTimeoutError):
+            await make(c, timeout=0.02, retry=dingnotify.RetryPolicy.none())
+    assert len(wire.requests) == 3
+
+
+ALL_PATHS = (SEND, PROGRESS, RESULT, RECALL, STATUS_BAR, GET_BY_MOBILE, GET_BY_MOBILE_V2,
+             MEDIA, "/any/path")

@@ -24,9 +24,9 @@ from tests.conftest import (
 OK = ok(task_id=1)
 
 
-def fast(attempts: int = 4, **kw: int) -> RetryPolicy:
+def fast(attempts: int = 4, rate_limit_attempts: int = 12) -> RetryPolicy:
     return RetryPolicy(max_attempts=attempts, base_delay=0.001, max_delay=0.01, jitter=False,
-                       **kw)
+                       rate_limit_attempts=rate_limit_attempts)
 
 
 async def send_one(c: dingnotify.DingTalkClient, content: str = "x") -> int:
@@ -217,7 +217,7 @@ def test_retry_policy_delays() -> None:
     for bad in ({"max_attempts": 0}, {"rate_limit_attempts": 0}, {"max_attempts": True},
                 {"base_delay": -1}, {"max_delay": float("inf")}, {"deadline": 0}):
         with pytest.raises(dingnotify.ValidationError):
-            RetryPolicy(**bad)  # type: ignore[arg-type]
+            RetryPolicy(**bad)
     with pytest.raises(ValueError):
         RetryPolicy(max_attempts=0)
 
@@ -244,8 +244,6 @@ async def test_failing_gettoken_is_asked_exactly_max_attempts_times(
     assert wire.paths() == [GETTOKEN] * attempts
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: a rate-limited /gettoken draws on "
-                   "rate_limit_attempts (default 12), so max_attempts=N does not bound /gettoken")
 async def test_gettoken_rate_limited_stays_within_max_attempts(wire: Scripted) -> None:
     wire.route(GETTOKEN, err(90018, "qps"))
     wire.route(SEND, OK)
@@ -312,3 +310,18 @@ async def test_per_call_retry_overrides_the_client_default(wire: Scripted) -> No
         with pytest.raises(dingnotify.ServerError):
             await c.work_notice.send(Text(content="x"), userids=["u"], retry=fast(2))
     assert len(wire.sent(SEND)) == 2
+
+
+@pytest.mark.parametrize("failure", [
+    MockResponse(302, headers={"Location": "https://elsewhere.test/"}), MockResponse(400),
+    MockResponse(content=b"<html>oops</html>"), err(40089, "bad secret"), err(60011, "ip"),
+], ids=repr)
+async def test_gettoken_failures_that_cannot_heal_are_asked_once(
+    wire: Scripted, failure: MockResponse
+) -> None:
+    wire.route(GETTOKEN, failure)
+    async with client_with(wire, retry=fast(4)) as c:
+        with pytest.raises(dingnotify.DingNotifyError) as info:
+            await send_one(c)
+    assert not info.value.retryable
+    assert wire.paths() == [GETTOKEN]

@@ -3,9 +3,11 @@ redirects are never followed; a closed client refuses calls."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import aiohttp
 import pytest
@@ -155,9 +157,9 @@ async def test_secrets_absent_from_errors_reprs_and_debug_logs(
     async with client_with(wire, retry=policy) as c:
         texts.append(repr(c))
         for call in calls:
-            texts.append(shown(await failure(lambda call=call: call(c))))
+            texts.append(shown(await failure(partial(call, c))))
         for call in echoing:  # the message and repr are masked (locals: see below)
-            error = await failure(lambda call=call: call(c))
+            error = await failure(partial(call, c))
             texts.extend([str(error), repr(error), "".join(traceback.format_exception(error))])
     texts.extend(r.getMessage() for r in caplog.records)
     blob = "\n".join(texts)
@@ -181,10 +183,6 @@ async def test_gettoken_failure_does_not_leak_secret(
     assert APP_SECRET not in blob
 
 
-LOCALS_LEAK = pytest.mark.xfail(
-    strict=True, reason="core bug: a frame local (the decoded envelope in raise_for_errcode/"
-    "_attempt/fetch_oapi_token, the raw body in _wire.decode) shows the unmasked errmsg or "
-    "body in a traceback with capture_locals=True")
 
 
 async def test_server_echoing_credentials_shows_them_in_no_frame_local(wire: Scripted) -> None:
@@ -197,7 +195,6 @@ async def test_server_echoing_credentials_shows_them_in_no_frame_local(wire: Scr
         assert APP_SECRET not in repr(called) and TOKEN not in repr(called)
 
 
-@LOCALS_LEAK
 async def test_server_echoing_credentials_with_locals(wire: Scripted) -> None:
     wire.route(SEND, err(40035, f"bad access_token {TOKEN} for appsecret {APP_SECRET}"))
     async with client_with(wire) as c:
@@ -207,9 +204,9 @@ async def test_server_echoing_credentials_with_locals(wire: Scripted) -> None:
 
 
 @pytest.mark.parametrize("answer", [
-    pytest.param(err(40089, f"invalid appsecret {APP_SECRET}"), marks=LOCALS_LEAK),
+    pytest.param(err(40089, f"invalid appsecret {APP_SECRET}")),
     pytest.param(MockResponse(content=b'{"errcode":0,"access_token":"' + TOKEN.encode()
-                              + b'","exp'), marks=LOCALS_LEAK),
+                              + b'","exp')),
     MockResponse(503),
     err(40089, "invalid appsecret"),
     TimeoutError(),
@@ -285,17 +282,15 @@ def test_error_hierarchy_contract() -> None:
     # A cancel is not a timeout, and not worth a retry.
     assert not issubclass(dingnotify.BroadcastCancelledError, TimeoutError)
     assert not issubclass(dingnotify.BroadcastCancelledError, dingnotify.TransportError)
-    retried = {dingnotify.RateLimitedError, dingnotify.ServerBusyError, dingnotify.ServerError,
-               dingnotify.TooManyRequestsError, dingnotify.ConnectionFailedError,
-               dingnotify.RequestTimeoutError, dingnotify.TopBusyError,
-               dingnotify.IPBannedError}
-    never = {dingnotify.QuotaExhaustedError, dingnotify.RedirectError,
-             dingnotify.HTTPStatusError, dingnotify.CredentialsError,
-             dingnotify.ResponseDecodeError, dingnotify.BroadcastCancelledError,
-             dingnotify.BroadcastTimeoutError, dingnotify.DeliveryTimeoutError,
-             dingnotify.ValidationError, dingnotify.TokenError, dingnotify.ClientClosedError,
-             dingnotify.InvalidArgumentError, dingnotify.PermissionDeniedError,
-             dingnotify.NotFoundError, dingnotify.TopError}
+    d = dingnotify
+    retried: set[type[d.DingNotifyError]] = {
+        d.RateLimitedError, d.ServerBusyError, d.ServerError, d.TooManyRequestsError,
+        d.ConnectionFailedError, d.RequestTimeoutError, d.TopBusyError, d.IPBannedError}
+    never: set[type[d.DingNotifyError]] = {
+        d.QuotaExhaustedError, d.RedirectError, d.HTTPStatusError, d.CredentialsError,
+        d.ResponseDecodeError, d.BroadcastCancelledError, d.BroadcastTimeoutError,
+        d.DeliveryTimeoutError, d.ValidationError, d.TokenError, d.ClientClosedError,
+        d.InvalidArgumentError, d.PermissionDeniedError, d.NotFoundError, d.TopError}
     assert all(cls.retryable for cls in retried)
     assert not any(cls.retryable for cls in never)
 
@@ -415,3 +410,28 @@ async def test_undecodable_token_body_does_not_leak_the_token(
     text = str(error) + repr(error) + "".join(traceback.format_exception(error))
     assert '"access_token":"***' in text
     assert TOKEN[:20] not in text
+
+
+def test_a_client_belongs_to_one_event_loop(wire: Scripted) -> None:
+    wire.route(SEND, ok(task_id=1))
+    c = client_with(wire)
+
+    async def send() -> int:
+        return await c.work_notice.send(Text(content="x"), userids=["u"])
+
+    assert asyncio.run(send()) == 1
+    with pytest.raises(dingnotify.DingNotifyError, match="event loop"):
+        asyncio.run(send())
+    assert len(wire.sent(SEND)) == 1
+
+
+async def test_requests_show_no_credentials(wire: Scripted) -> None:
+    wire.route(SEND, ok(task_id=1))
+    async with client_with(wire) as c:
+        await c.work_notice.send(Text(content="x"), userids=["u"])
+    token_request, send_request = wire.sent()
+    for request in (token_request, send_request):
+        assert APP_SECRET not in repr(request) and TOKEN not in repr(request)
+        assert APP_SECRET not in str(request) and TOKEN not in str(request)
+    assert "appsecret=***" in repr(token_request)
+    assert "access_token=***" in repr(send_request)

@@ -81,12 +81,8 @@ async def test_errmsg_echoing_the_credentials_is_redacted() -> None:
     assert_clean(exc)
 
 
-WEBHOOK_5XX = pytest.mark.xfail(
-    strict=True, reason="core bug: webhook/_robot.py builds a plain HTTPStatusError for 5xx, "
-    "which is no longer retryable (only the ServerError subclass is): 5xx is not retried")
 
 
-@WEBHOOK_5XX
 async def test_5xx_is_retried_then_succeeds() -> None:
     async with fake_webhook() as fake, robot(fake.url) as r:
         fake.answer(502, b"bad gateway")
@@ -95,7 +91,6 @@ async def test_5xx_is_retried_then_succeeds() -> None:
     assert len(fake.seen) == 3
 
 
-@WEBHOOK_5XX
 async def test_transport_failures_are_bounded_and_clean() -> None:
     async with fake_webhook() as fake, robot(fake.url, max_retries=2) as r:
         for _ in range(3):
