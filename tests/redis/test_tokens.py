@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dingnotify import DingTalkClient, Text
+import pytest
+
+from dingnotify import DingTalkClient, Governor, MemoryTokenStore, Quota, Text, ValidationError
 from dingnotify.redis import RedisCoordination
 from dingnotify.testing import Emulator, Org
 from tests.redis.conftest import RedisServer
@@ -34,3 +36,13 @@ async def test_a_revoked_token_is_fetched_again_once_for_all(redis_server: Redis
             for client, s in zip(clients, shared, strict=True):
                 await client.aclose()
                 await s.aclose()
+
+
+def test_coordination_excludes_a_token_store_or_a_governor_of_ones_own(
+        coordination: RedisCoordination) -> None:
+    with pytest.raises(ValidationError, match="token_store"):
+        DingTalkClient("k", "s", coordination=coordination, token_store=MemoryTokenStore())
+    with pytest.raises(ValidationError, match="a Quota"):
+        DingTalkClient("k", "s", coordination=coordination, quota=Governor(Quota()))
+    client = DingTalkClient("k", "s", coordination=coordination, quota=Quota.professional())
+    assert client.quota == Quota.professional()
