@@ -39,10 +39,10 @@ ALL_APIS = "*"
 
 def local_share(quota: Quota, processes: int) -> Quota:
     """The budget one of ``processes`` processes keeps while Redis is unavailable: 1/N of
-    each (at least one call a second, and one full send of recipients a minute)."""
+    each (and at least one full send of recipients a minute)."""
     return replace(
         quota,
-        qps=max(1.0, math.floor(quota.qps) / processes),
+        qps=quota.qps / processes,
         calls_per_minute=max(1, quota.calls_per_minute // processes),
         recipients_per_minute=max(quota.userids_per_call,
                                   quota.recipients_per_minute // processes),
@@ -76,9 +76,12 @@ class RedisGovernor:
         self._sleep = sleep
         self._reserve = client.register_script(RESERVE)
         self._penalize = client.register_script(PENALIZE)
-        self._limits = (max(1, math.floor(quota.qps)), quota.calls_per_minute,
-                        quota.recipients_per_minute, SECOND_SPAN, MINUTE_SPAN)
-        self._gap = 0.5 / self._limits[0]
+        # As the local governor: below one call a second the window widens instead.
+        per_second, span = ((math.floor(quota.qps), SECOND_SPAN) if quota.qps >= 1
+                            else (1, SECOND_SPAN / quota.qps))
+        self._limits = (per_second, quota.calls_per_minute, quota.recipients_per_minute,
+                        span, MINUTE_SPAN)
+        self._gap = 0.5 * span / per_second
         self._member = f"{secrets.token_hex(6)}:"
         self._serial = itertools.count()
         self._locks: dict[str, anyio.Lock] = {}

@@ -72,12 +72,12 @@ async def test_concurrent_reservations_never_exceed_a_budget(
 
 
 async def test_a_full_window_answers_how_long_to_wait(coordination: RedisCoordination) -> None:
-    """Three slots a second, spread at least 1/6 s apart: the fourth waits for the first
+    """Three slots a second, spread over half a second: the fourth waits for the first
     to leave the window."""
     governor = coordination.governor("app", Quota(qps=3))
     assert await governor.reserve("/x") == 0
     gap = await governor.reserve("/x")
-    assert gap is not None and 0.1 < gap <= 1 / 6
+    assert gap is not None and 0.1 < gap <= 0.5 * SECOND_SPAN / 3
     started = time.monotonic()
     for _ in range(2):
         await governor.acquire("/x")
@@ -107,6 +107,14 @@ async def test_a_rate_limit_answer_slows_every_process(
         wait = await theirs.reserve(API)
         assert wait is not None and 0.8 < wait <= 1.0
         assert await theirs.reserve("/third") == 0
+
+
+async def test_below_one_call_a_second_the_window_widens(
+        coordination: RedisCoordination) -> None:
+    governor = coordination.governor("app", Quota(qps=0.5))
+    assert await governor.reserve("/slow") == 0
+    wait = await governor.reserve("/slow")
+    assert wait is not None and 1.9 < wait <= 2 * SECOND_SPAN
 
 
 async def test_the_lock_is_owned_and_expires(
@@ -149,7 +157,7 @@ async def test_unreachable_redis_paces_locally_and_warns_once(
 def test_local_share_is_one_nth_of_each_budget() -> None:
     share = local_share(Quota.professional(), 4)
     assert (share.qps, share.calls_per_minute, share.recipients_per_minute) == (10, 375, 1250)
-    assert local_share(Quota(qps=2), 4).qps == 1
+    assert local_share(Quota(qps=2), 4).qps == 0.5
 
 
 def test_redis_coordination_is_a_coordination(coordination: RedisCoordination) -> None:
