@@ -6,6 +6,7 @@
 
 from ._client import DingTalkClient
 from ._constants import DEFAULT_BASE_URL
+from ._coordination import Coordination
 from ._errors import (
     BroadcastCancelledError,
     BroadcastTimeoutError,
@@ -89,6 +90,7 @@ __all__ = [
     "BroadcastTimeoutError",
     "ClientClosedError",
     "ConnectionFailedError",
+    "Coordination",
     "CredentialsError",
     "CrossDomainMessage",
     "DeliveryTimeoutError",

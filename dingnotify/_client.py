@@ -22,6 +22,7 @@ from ._constants import (
     FLOW_CONTROL_CODES,
     TOKEN_REFRESH_MARGIN,
 )
+from ._coordination import Coordination, QuotaGovernor
 from ._errors import ValidationError
 from ._http import ClientLifecycle, HttpCore
 from ._oapi import OapiCaller, fetch_oapi_token
@@ -54,7 +55,9 @@ class DingTalkClient(ClientLifecycle):
     limits off, for tests; a ``Governor`` of your own is shared by every client you give it
     to); ``timeout`` is per request, ``retry`` the default policy.
     ``client.robot`` speaks the new-generation API at ``api_base_url`` with a token of its
-    own, for the enterprise robot ``robot_code`` (or one given per call).
+    own, for the enterprise robot ``robot_code`` (or one given per call). ``coordination=``
+    (``dingnotify.redis.RedisCoordination``) shares both tokens and the quota windows with
+    every other process of the app; the client uses it and leaves it open.
     """
 
     def __init__(
@@ -76,6 +79,7 @@ class DingTalkClient(ClientLifecycle):
         dns_cache_ttl: int = DEFAULT_DNS_CACHE_TTL,
         ssl: bool | ssl_module.SSLContext = True,
         token_store: TokenStore | None = None,
+        coordination: Coordination | None = None,
         token_refresh_margin: float = TOKEN_REFRESH_MARGIN,
         flow_control_codes: Collection[str] = FLOW_CONTROL_CODES,
         close_grace: float = DEFAULT_CLOSE_GRACE,
@@ -91,11 +95,19 @@ class DingTalkClient(ClientLifecycle):
             raise ValidationError("quota must be a Quota, a Governor or None")
         if transport is not None and session is not None:
             raise ValidationError("give transport= or session=, not both")
+        if coordination is not None and token_store is not None:
+            raise ValidationError("give coordination= or token_store=, not both")
+        if coordination is not None and isinstance(quota, Governor):
+            raise ValidationError("with coordination=, give quota= a Quota: it builds the "
+                                  "shared governor")
         self.app_key = app_key
         self.agent_id = agent_id
         self.base_url = _check_url("base_url", base_url)
         self.api_base_url = _check_url("api_base_url", api_base_url)
-        governor = Governor(quota) if isinstance(quota, Quota) else quota
+        governor: QuotaGovernor | None = quota if isinstance(quota, Governor) else None
+        if isinstance(quota, Quota):
+            governor = (Governor(quota) if coordination is None
+                        else coordination.governor(app_key, quota))
         self.quota = None if governor is None else governor.quota
         secret = Secret(app_secret)
         self._http = HttpCore(
@@ -105,10 +117,12 @@ class DingTalkClient(ClientLifecycle):
             timeout=timeout, retry=retry if retry is not None else RetryPolicy(),
             close_grace=close_grace,
         )
+        if coordination is not None:
+            token_store = coordination.token_store()
         self._tokens = TokenRefresher(
             partial(fetch_oapi_token, self._http, self.base_url, app_key, secret),
-            key=f"dingtalk:{app_key}", store=token_store, margin=token_refresh_margin,
-            clock=clock,
+            key=(key := f"dingtalk:{app_key}"), store=token_store, margin=token_refresh_margin,
+            lock=None if coordination is None else coordination.token_lock(key), clock=clock,
         )
         self._api = OapiCaller(self._http, self.base_url, self._tokens, governor, secret)
         self.users = Users(self._api)
@@ -117,8 +131,9 @@ class DingTalkClient(ClientLifecycle):
         self.impaas = Impaas(self._api)
         self._robot_tokens = TokenRefresher(
             partial(fetch_robot_token, self._http, self.api_base_url, app_key, secret),
-            key=f"dingtalk-api:{app_key}", store=token_store, margin=token_refresh_margin,
-            clock=clock,
+            key=(key := f"dingtalk-api:{app_key}"), store=token_store,
+            margin=token_refresh_margin,
+            lock=None if coordination is None else coordination.token_lock(key), clock=clock,
         )
         self.robot = Robot(RobotCaller(self._http, self.api_base_url, self._robot_tokens,
                                        governor, secret), robot_code)

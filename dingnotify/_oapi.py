@@ -13,9 +13,9 @@ from typing import TypeVar
 from yarl import URL
 
 from ._constants import JSON_CONTENT_TYPE, PATH_GETTOKEN
+from ._coordination import QuotaGovernor
 from ._errors import RateLimitedError, ResponseDecodeError, TokenError, error_for
 from ._http import HttpCore
-from ._quota import Governor
 from ._redact import Secret, scrub
 from ._retry import RetryHook, RetryPolicy, retrying
 from ._token import TokenRefresher
@@ -72,7 +72,7 @@ class OapiCaller:
         http: HttpCore,
         base_url: str,
         tokens: TokenRefresher,
-        governor: Governor | None,
+        governor: QuotaGovernor | None,
         app_secret: Secret,
     ) -> None:
         self.http = http
@@ -135,9 +135,11 @@ class OapiCaller:
     ) -> E:
         refreshed = False
         while True:
+            # The token first: a slot's call must reach DingTalk within the window's
+            # margin, not after a token fetch (in another process, with a shared store).
+            token = await self.tokens.get(timeout)
             if self.governor is not None:
                 await self.governor.acquire(path, recipients)
-            token = await self.tokens.get(timeout)
             request = Request(
                 method,
                 self._url(path).with_query({"access_token": token.reveal(), **(query or {})}),

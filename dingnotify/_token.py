@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 import anyio
 
 from ._constants import TOKEN_FALLBACK_TTL, TOKEN_REFRESH_MARGIN
+from ._coordination import TokenLock, single_flight
 from ._errors import DingNotifyError
 from ._redact import Secret
 
@@ -65,6 +66,7 @@ class TokenRefresher:
         *,
         key: str,
         store: TokenStore | None = None,
+        lock: TokenLock | None = None,
         margin: float = TOKEN_REFRESH_MARGIN,
         clock: Clock = time.monotonic,
     ) -> None:
@@ -72,6 +74,7 @@ class TokenRefresher:
         self._key = key
         self._clock = clock
         self._store: TokenStore = store if store is not None else MemoryTokenStore(clock)
+        self._shared_lock = lock
         self._margin = margin
         self._lock = anyio.Lock()
         self._token: Secret | None = None
@@ -111,14 +114,29 @@ class TokenRefresher:
             if self._token == stale:
                 self._token = None
                 self._valid_until = 0.0
-                await self._store.delete(self._key)
+                # A shared store may already hold another process's fresh token: keep it.
+                if await self._store.get(self._key) == stale.reveal():
+                    await self._store.delete(self._key)
 
     async def _load(self, timeout: float) -> Secret:
-        stored = await self._store.get(self._key)
+        stored = await self._stored()
         if stored is not None:
-            # A shared store does not tell us the TTL left: trust it for one margin.
-            self._token, self._valid_until = Secret(stored), self._clock() + self._margin
-            return self._token
+            return stored
+        if self._shared_lock is None:
+            return await self._fetch_and_store(timeout)
+        # Other processes share the store: one of them fetches, the rest read its token.
+        return await single_flight(self._shared_lock, self._stored,
+                                   lambda: self._fetch_and_store(timeout), clock=self._clock)
+
+    async def _stored(self) -> Secret | None:
+        stored = await self._store.get(self._key)
+        if stored is None:
+            return None
+        # A shared store does not tell us the TTL left: trust it for one margin.
+        self._token, self._valid_until = Secret(stored), self._clock() + self._margin
+        return self._token
+
+    async def _fetch_and_store(self, timeout: float) -> Secret:
         fetched, expires_in = await self._fetch(timeout)
         lifetime = expires_in if expires_in > 0 else TOKEN_FALLBACK_TTL
         ttl = max(lifetime - self._margin, lifetime / 2)

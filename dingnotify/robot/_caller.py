@@ -30,6 +30,7 @@ import msgspec
 from yarl import URL
 
 from .._constants import JSON_CONTENT_TYPE
+from .._coordination import QuotaGovernor
 from .._errors import (
     ClientClosedError,
     ConnectionFailedError,
@@ -48,7 +49,6 @@ from .._errors import (
     status_error_for,
 )
 from .._http import HttpCore
-from .._quota import Governor
 from .._redact import Secret, scrub
 from .._retry import RetryHook, RetryPolicy, retrying
 from .._token import TokenRefresher
@@ -176,7 +176,7 @@ class RobotCaller:
         http: HttpCore,
         base_url: str,
         tokens: TokenRefresher,
-        governor: Governor | None,
+        governor: QuotaGovernor | None,
         app_secret: Secret,
     ) -> None:
         self.http = http
@@ -230,9 +230,9 @@ class RobotCaller:
     ) -> D:
         stale: Secret | None = None  # the token DingTalk rejected: it may echo it back
         while True:
+            token = await self.tokens.get(timeout)  # first: see OapiCaller._attempt
             if self.governor is not None:
                 await self.governor.acquire(path)
-            token = await self.tokens.get(timeout)
             url = self._url(path)
             request = Request(
                 method, url.with_query(query) if query else url,

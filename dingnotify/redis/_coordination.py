@@ -1,0 +1,114 @@
+"""``RedisCoordination``: one Redis connection pool and the shared pieces built on it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from redis.asyncio import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .._errors import ValidationError
+from .._quota import Quota
+from ._governor import RedisGovernor
+from ._health import Health
+from ._token import RedisTokenLock, RedisTokenStore
+
+DEFAULT_SOCKET_TIMEOUT = 0.25
+DEFAULT_OP_TIMEOUT = 0.5
+DEFAULT_LOCK_TIMEOUT = 15.0
+DEFAULT_RETRY_INTERVAL = 1.0
+DEFAULT_PROCESSES = 4
+
+
+class RedisCoordination:
+    """Shares one app's tokens and quota windows between processes through Redis.
+
+    Pass it to ``DingTalkClient(coordination=...)`` in every process of the app, with the
+    same ``namespace``. ``processes`` is how many processes you expect to share the app:
+    while Redis is unavailable each paces itself on 1/``processes`` of every budget (never
+    unpaced), logs one warning, and shares again once Redis answers (it asks at most every
+    ``retry_interval`` seconds). ``lock_timeout`` bounds how long a crashed token fetcher
+    can keep the others waiting. The client uses this object and leaves it open: close it
+    with ``aclose()`` or ``async with``.
+    """
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        namespace: str = "default",
+        processes: int = DEFAULT_PROCESSES,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        retry_interval: float = DEFAULT_RETRY_INTERVAL,
+        op_timeout: float = DEFAULT_OP_TIMEOUT,
+    ) -> None:
+        if not isinstance(namespace, str) or not namespace or any(c in namespace for c in "{}"):
+            raise ValidationError("namespace must be a non-empty string without braces")
+        if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+            raise ValidationError("processes must be a positive int")
+        for name, value in (("lock_timeout", lock_timeout), ("op_timeout", op_timeout),
+                            ("retry_interval", retry_interval)):
+            if not isinstance(value, int | float) or not 0 < value < float("inf"):
+                raise ValidationError(f"{name} must be a positive number")
+        self.client = client
+        self.namespace = namespace
+        self.processes = processes
+        self.lock_timeout = lock_timeout
+        self.health = Health(op_timeout=op_timeout, retry_interval=retry_interval)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        namespace: str = "default",
+        processes: int = DEFAULT_PROCESSES,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        retry_interval: float = DEFAULT_RETRY_INTERVAL,
+        op_timeout: float = DEFAULT_OP_TIMEOUT,
+        socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
+    ) -> RedisCoordination:
+        """Connect lazily to ``url`` with short timeouts and no retries inside redis-py
+        (a slow Redis must cost a call at most ``op_timeout``, not several attempts)."""
+        client = Redis.from_url(url, socket_timeout=socket_timeout,
+                                socket_connect_timeout=socket_timeout,
+                                retry_on_timeout=False, retry=Retry(NoBackoff(), 0))
+        return cls(client, namespace=namespace, processes=processes,
+                   lock_timeout=lock_timeout, retry_interval=retry_interval,
+                   op_timeout=op_timeout)
+
+    @property
+    def available(self) -> bool:
+        """False while Redis is known unreachable (this process then paces locally)."""
+        return not self.health.down
+
+    def token_store(self) -> RedisTokenStore:
+        """Tokens shared by every process, under ``dingnotify:{namespace}:token:``."""
+        return RedisTokenStore(self.client, f"dingnotify:{{{self.namespace}}}:token:",
+                               self.health)
+
+    def token_lock(self, key: str) -> RedisTokenLock:
+        """The lock one process holds while it fetches the token ``key`` for all."""
+        return RedisTokenLock(self.client, f"dingnotify:{{{self.namespace}}}:lock:{key}",
+                              self.health, timeout=self.lock_timeout)
+
+    def governor(self, app_key: str, quota: Quota) -> RedisGovernor:
+        """The quota windows of ``app_key``, shared by every process of the namespace."""
+        prefix = f"dingnotify:{{{self.namespace}:{app_key}}}:"
+        return RedisGovernor(self.client, prefix, quota, self.health,
+                             processes=self.processes)
+
+    async def aclose(self) -> None:
+        """Close the connection pool (the client never does: it only uses this object)."""
+        await self.client.aclose()
+
+    async def __aenter__(self) -> RedisCoordination:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"RedisCoordination(namespace={self.namespace!r}, available={self.available})"

@@ -1,0 +1,138 @@
+"""``RedisGovernor``: the quota windows of one app, shared by all its processes.
+
+Each reservation is one Lua script (``_scripts.RESERVE``) on the server's clock: it
+trims the windows, and either records the call or answers how long to wait. Rate-limit
+answers close the API in Redis for every process. When Redis is unavailable the process
+paces itself with a local ``Governor`` on its share of each budget (``local_share``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import math
+import secrets
+from dataclasses import replace
+
+import anyio
+from redis.asyncio import Redis
+
+from .._errors import IPBannedError, RateLimitedError
+from .._quota import (
+    MINUTE_CODES,
+    MINUTE_SPAN,
+    PENALTY_MINUTE,
+    PENALTY_PLATFORM,
+    PENALTY_QPS,
+    QPS_CODES,
+    SECOND_SPAN,
+    Governor,
+    Quota,
+    Sleep,
+)
+from ._health import Health, Unavailable
+from ._scripts import PENALIZE, RESERVE
+
+ALL_APIS = "*"
+
+
+def local_share(quota: Quota, processes: int) -> Quota:
+    """The budget one of ``processes`` processes keeps while Redis is unavailable: 1/N of
+    each (and at least one full send of recipients a minute)."""
+    return replace(
+        quota,
+        qps=quota.qps / processes,
+        calls_per_minute=max(1, quota.calls_per_minute // processes),
+        recipients_per_minute=max(quota.userids_per_call,
+                                  quota.recipients_per_minute // processes),
+    )
+
+
+def penalty(error: RateLimitedError) -> tuple[str | None, float]:
+    """How long a rate-limit answer closes its API (``None``: every API, for an IP ban)."""
+    if isinstance(error, IPBannedError):
+        return None, error.wait
+    code = error.effective_code
+    return "api", (PENALTY_MINUTE if code in MINUTE_CODES else PENALTY_QPS
+                   if code in QPS_CODES else PENALTY_PLATFORM)
+
+
+class RedisGovernor:
+    """Hands out call slots within a ``Quota`` summed over every process of an app.
+
+    Within a process, callers of one API are served in arrival order (one asks Redis at
+    a time); across processes the server's script decides. Slots granted here are also
+    counted by the local fallback governor, so a fallback starts from what this process
+    has just sent.
+    """
+
+    def __init__(self, client: Redis, prefix: str, quota: Quota, health: Health, *,
+                 processes: int, sleep: Sleep = anyio.sleep) -> None:
+        self.quota = quota
+        self.local = Governor(local_share(quota, processes))
+        self._prefix = prefix
+        self._health = health
+        self._sleep = sleep
+        self._reserve = client.register_script(RESERVE)
+        self._penalize = client.register_script(PENALIZE)
+        # As the local governor: below one call a second the window widens instead.
+        per_second, span = ((math.floor(quota.qps), SECOND_SPAN) if quota.qps >= 1
+                            else (1, SECOND_SPAN / quota.qps))
+        self._limits = (per_second, quota.calls_per_minute, quota.recipients_per_minute,
+                        span, MINUTE_SPAN)
+        self._gap = 0.5 * span / per_second
+        self._member = f"{secrets.token_hex(6)}:"
+        self._serial = itertools.count()
+        self._locks: dict[str, anyio.Lock] = {}
+        self._pending: set[asyncio.Task[None]] = set()
+        self.waited = 0.0
+
+    def _keys(self, api: str) -> list[str]:
+        p = self._prefix
+        return [f"{p}s:{api}", f"{p}m:{api}", f"{p}r", f"{p}x:{api}", f"{p}x:{ALL_APIS}",
+                f"{p}rt"]
+
+    async def acquire(self, api: str, recipients: int = 0) -> None:
+        """Wait for a slot of ``api`` (and ``recipients`` of the per-minute budget)."""
+        lock = self._locks.get(api)
+        if lock is None:
+            lock = self._locks[api] = anyio.Lock()
+        async with lock:
+            if self._pending:
+                await asyncio.gather(*self._pending)
+            while (wait := await self.reserve(api, recipients)) is not None:
+                if wait <= 0:
+                    self.local.record(api, recipients)
+                    return
+                self.waited += wait
+                await self._sleep(wait)
+            await self.local.acquire(api, recipients)
+
+    async def reserve(self, api: str, recipients: int = 0) -> float | None:
+        """Ask Redis once: 0 (granted and counted), seconds to wait, or ``None`` when
+        Redis is unavailable."""
+        member = f"{self._member}{next(self._serial)}"
+        try:
+            micros = await self._health.run(lambda: self._reserve(
+                keys=self._keys(api), args=[*self._limits, recipients, member, self._gap]))
+        except Unavailable:
+            return None
+        return int(micros) / 1e6
+
+    def penalize(self, api: str, error: RateLimitedError) -> None:
+        """DingTalk refused a call for its limits: close the API here at once, and for
+        every process as soon as Redis has it (before this process's next slot)."""
+        self.local.penalize(api, error)
+        scope, pause = penalty(error)
+        key = self._keys(api)[3 if scope else 4]
+        task = asyncio.get_running_loop().create_task(self._share(key, pause))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _share(self, key: str, pause: float) -> None:
+        with contextlib.suppress(Unavailable):  # the local governor has it already
+            await self._health.run(lambda: self._penalize(keys=[key], args=[pause]))
+
+    def __repr__(self) -> str:
+        return f"RedisGovernor({self.quota!r}, prefix={self._prefix!r})"
