@@ -249,6 +249,7 @@ def main() -> int:
                 results["scenarios"].update(run_quota_bound(names, sizes, limits))
                 print(f"[{time.monotonic() - started:5.1f}s] {', '.join(names)} done",
                       flush=True)
+                save(results, args.json)
             continue
         contenders = [c for c in contenders if (peer or not c.startswith("peer")) and
                       (alisdk or c != "alisdk")]
@@ -261,17 +262,23 @@ def main() -> int:
                                                    sizes[scenario], {}, alisdk))
         results["scenarios"][scenario] = {c: summarize(r) for c, r in runs.items()}
         print(f"[{time.monotonic() - started:5.1f}s] {scenario} done", flush=True)
+        save(results, args.json)
     if not wanted or "encoding" in wanted:
         results["encoding"] = encoding_rows(20_000 if args.quick else 200_000)
     results["targets"] = targets(results)
     results["elapsed"] = time.monotonic() - started
     print(markdown(results))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(results, fh, indent=1)
+    save(results, args.json)
     if args.png:
         print(chart(results, args.png))
     return check_counts(results)
+
+
+def save(results: dict[str, Any], path: str | None) -> None:
+    """Write the figures so far (after every scenario, so a crash keeps what ran)."""
+    if path:
+        with open(path, "w") as fh:
+            json.dump(results, fh, indent=1)
 
 
 def check_counts(results: dict[str, Any]) -> int:
