@@ -12,13 +12,12 @@ from typing import TypeVar
 
 from yarl import URL
 
+from ._caller import ApiCaller
 from ._constants import JSON_CONTENT_TYPE, PATH_GETTOKEN
-from ._coordination import QuotaGovernor
 from ._errors import RateLimitedError, ResponseDecodeError, TokenError, error_for
 from ._http import HttpCore
 from ._redact import Secret, scrub
-from ._retry import RetryHook, RetryPolicy, retrying
-from ._token import TokenRefresher
+from ._retry import RetryHook, RetryPolicy
 from ._transport import Request
 from ._wire import E, TokenResponse, decode
 
@@ -64,29 +63,8 @@ async def fetch_oapi_token(
     return Secret(answer.access_token), float(answer.expires_in or 0)
 
 
-class OapiCaller:
+class OapiCaller(ApiCaller):
     """Sends oapi requests with a valid token, within the quota, retrying per policy."""
-
-    def __init__(
-        self,
-        http: HttpCore,
-        base_url: str,
-        tokens: TokenRefresher,
-        governor: QuotaGovernor | None,
-        app_secret: Secret,
-    ) -> None:
-        self.http = http
-        self.base_url = base_url
-        self.tokens = tokens
-        self.governor = governor
-        self._app_secret = app_secret
-        self._urls: dict[str, URL] = {}
-
-    def _url(self, path: str) -> URL:
-        url = self._urls.get(path)
-        if url is None:
-            url = self._urls[path] = URL(self.base_url + path)
-        return url
 
     async def call(
         self,
@@ -114,12 +92,7 @@ class OapiCaller:
             return await self._attempt(method, path, kind, body, headers, query, recipients,
                                        attempt_timeout, on_attempt)
 
-        async with self.http.call():
-            return await retrying(
-                attempt, retry if retry is not None else self.http.retry,
-                timeout=timeout if timeout is not None else self.http.timeout,
-                on_retry=on_retry,
-            )
+        return await self._run(attempt, timeout=timeout, retry=retry, on_retry=on_retry)
 
     async def _attempt(
         self,
