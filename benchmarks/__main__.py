@@ -79,7 +79,7 @@ def quota_for(limits: dict[str, Any]) -> dict[str, Any]:
 
 def have_peer() -> bool:
     try:
-        import dingtalk  # type: ignore[import-not-found]  # noqa: F401
+        import dingtalk  # type: ignore[import-untyped,import-not-found,unused-ignore]  # noqa: F401
     except Exception:
         return False
     return True

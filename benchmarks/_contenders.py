@@ -180,7 +180,7 @@ async def dingnotify_storm(url: str, n: int) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- peer: dingtalk-sdk
 def _peer(url: str) -> Any:
-    from dingtalk import AppKeyClient  # type: ignore[import-not-found]
+    from dingtalk import AppKeyClient  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
     client = AppKeyClient("bench-corp", APP_KEY, APP_SECRET)
     client.API_BASE_URL = url + "/"

@@ -279,22 +279,24 @@ class WorkNotice:
         concurrency: int = DEFAULT_CONCURRENCY,
         agent_id: int | None = None,
         on_progress: ProgressHook | None = None,
+        retry: RetryPolicy | None = None,
     ) -> SendResult:
         """Wait until DingTalk has processed every task, then merge their send results.
 
         Pass the ``BroadcastReport`` itself to confirm userid-only tasks from one result
         call each (task ids alone cost a progress poll too). Polls draw on the client's
-        quota like every call. Raises ``DeliveryTimeoutError`` (a ``TimeoutError``)
-        listing unfinished tasks.
+        quota like every call; ``retry`` applies to each of them, and ``timeout`` bounds the
+        whole wait. Raises ``DeliveryTimeoutError`` (a ``TimeoutError``) listing unfinished
+        tasks.
         """
         agent = self._agent(agent_id)
         pending = _pending_tasks(tasks)
 
         async def progress(task_id: int) -> SendProgress:
-            return await self.get_progress(task_id, agent_id=agent)
+            return await self.get_progress(task_id, agent_id=agent, retry=retry)
 
         async def result(task_id: int) -> SendResult:
-            return await self.get_result(task_id, agent_id=agent)
+            return await self.get_result(task_id, agent_id=agent, retry=retry)
 
         return await confirm_tasks(
             pending, progress, result, poll_interval=poll_interval, timeout=timeout,
@@ -307,13 +309,17 @@ class WorkNotice:
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
         agent_id: int | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
     ) -> dict[int, Exception]:
-        """Recall every task; returns ``{task_id: error}`` for those that could not be."""
+        """Recall every task; returns ``{task_id: error}`` for those that could not be.
+
+        ``timeout`` and ``retry`` apply to each recall call."""
         agent = self._agent(agent_id)
         ids = [check_task_id(t) for t in task_ids]
 
         async def recall(task_id: int) -> None:
-            await self.recall(task_id, agent_id=agent)
+            await self.recall(task_id, agent_id=agent, timeout=timeout, retry=retry)
 
         return await recall_tasks(ids, recall, concurrency=concurrency)
 
