@@ -19,6 +19,7 @@ from tests.redis.conftest import RedisServer
 SEND = "/topapi/message/corpconversation/asyncsend_v2"
 
 
+@pytest.mark.slow
 async def test_redis_killed_mid_broadcast(own_redis_server: RedisServer,
                                           caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="dingnotify.redis")

@@ -42,6 +42,7 @@ def _jobs(emu: Emulator, redis: RedisServer, namespace: str, quota: Quota,
             for i in range(PROCESSES)]
 
 
+@pytest.mark.slow
 async def test_four_processes_share_the_call_limits(redis_server: RedisServer,
                                                     namespace: str, manager: SyncManager) -> None:
     """4 x 20,000 userids (800 calls at 40 qps, floor 20 s): 0 x 90018, 0 x 90006, one
@@ -66,6 +67,7 @@ async def test_four_processes_share_the_call_limits(redis_server: RedisServer,
         assert elapsed <= 1.05 * floor
 
 
+@pytest.mark.slow
 async def test_four_processes_share_the_recipients_budget(redis_server: RedisServer,
                                                           namespace: str,
                                                           manager: SyncManager) -> None:
