@@ -58,6 +58,9 @@ def penalty(error: RateLimitedError) -> tuple[str | None, float]:
                    if code in QPS_CODES else PENALTY_PLATFORM)
 
 
+SHARED_MARGIN = 0.015
+
+
 class RedisGovernor:
     """Hands out call slots within a ``Quota`` summed over every process of an app.
 
@@ -76,9 +79,12 @@ class RedisGovernor:
         self._sleep = sleep
         self._reserve = client.register_script(RESERVE)
         self._penalize = client.register_script(PENALIZE)
-        # As the local governor: below one call a second the window widens instead.
-        per_second, span = ((math.floor(quota.qps), SECOND_SPAN) if quota.qps >= 1
-                            else (1, SECOND_SPAN / quota.qps))
+        # As the local governor: below one call a second the window widens instead. Several
+        # processes add their own scheduling jitter between a grant and its arrival, hence
+        # a wider margin than one process needs.
+        second = SECOND_SPAN + SHARED_MARGIN
+        per_second, span = ((math.floor(quota.qps), second) if quota.qps >= 1
+                            else (1, second / quota.qps))
         self._limits = (per_second, quota.calls_per_minute, quota.recipients_per_minute,
                         span, MINUTE_SPAN)
         self._gap = 0.5 * span / per_second

@@ -13,7 +13,8 @@ from __future__ import annotations
 # ARGV: qps limit, calls-per-minute limit, recipients-per-minute limit, second span,
 #       minute span, recipients of this call, a unique member, the least gap between two
 #       calls of the API (a second's calls spread over half a second, not sent in one
-#       burst that DingTalk would receive spread out by queueing and count in two windows).
+#       burst that DingTalk would receive spread out by queueing and count in two windows;
+#       the other half absorbs the lag of processes that were slow to ask again).
 # Returns 0 when granted (and recorded), else the microseconds to wait before asking again.
 RESERVE = """
 local t = redis.call('TIME')
