@@ -62,7 +62,7 @@ async def test_concurrent_reservations_never_exceed_a_budget(
         minute = await _entries(shared[0], f"{prefix}m:{API}")
         recipients = await _entries(shared[0], f"{prefix}r")
         assert len(minute) == len(granted) == len(recipients)
-        assert 20 <= len(granted) <= 40
+        assert 10 <= len(granted) <= 40  # the recipients budget (random weights) may bind first
         assert _most_in_any_span([s for _, s in minute], SECOND_SPAN) <= 10
         weights = [int(m.rsplit(b":", 1)[1]) for m, _ in recipients]
         assert sum(weights) == sum(granted) <= 1000
