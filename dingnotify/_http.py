@@ -98,15 +98,14 @@ class HttpCore:
         return outcome.content
 
     async def _handle(self, request: Request) -> ResponseLike | TransportError:
-        where = f"{request.method} {request.safe_url}"
         try:
             return await self.transport.handle(request)
         except TransportError as exc:
             return exc
         except TimeoutError:
-            return RequestTimeoutError(f"{where} timed out after {request.timeout}s")
+            return RequestTimeoutError(f"{request.where} timed out after {request.timeout}s")
         except OSError as exc:
-            return ConnectionFailedError(f"{where} failed: {type(exc).__name__}")
+            return ConnectionFailedError(f"{request.where} failed: {type(exc).__name__}")
 
     async def aclose(self) -> None:
         """Refuse new calls, let those in flight finish for up to ``close_grace`` seconds,

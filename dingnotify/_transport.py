@@ -71,8 +71,13 @@ class Request:
         """The URL with every credential masked: the only form that may be logged."""
         return redact(str(self.url))
 
+    @property
+    def where(self) -> str:
+        """Method and redacted URL, for error messages (built only when one is raised)."""
+        return f"{self.method} {self.safe_url}"
+
     def __repr__(self) -> str:
-        return f"<Request {self.method} {self.safe_url}>"
+        return f"<Request {self.where}>"
 
     __str__ = __repr__
 
@@ -172,7 +177,6 @@ class AiohttpTransport:
         raise error  # outside the except block: aiohttp's error is not chained
 
     async def _attempt(self, request: Request) -> Response | TransportError:
-        where = f"{request.method} {request.safe_url}"
         try:
             async with self.session.request(
                 request.method, request.url, data=request.content, headers=request.headers,
@@ -180,17 +184,18 @@ class AiohttpTransport:
             ) as resp:
                 content = await _read_capped(resp)
                 if content is None:
-                    return ResponseDecodeError(f"{where}: body exceeds {MAX_RESPONSE_BYTES} bytes")
+                    return ResponseDecodeError(
+                        f"{request.where}: body exceeds {MAX_RESPONSE_BYTES} bytes")
                 return Response(resp.status, resp.headers, content)
         except aiohttp.ClientConnectorError as exc:
-            return ConnectionFailedError(f"{where} failed: {type(exc).__name__}",
+            return ConnectionFailedError(f"{request.where} failed: {type(exc).__name__}",
                                          maybe_sent=False)
         except TimeoutError:
-            return RequestTimeoutError(f"{where} timed out after {request.timeout}s")
+            return RequestTimeoutError(f"{request.where} timed out after {request.timeout}s")
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-            return ConnectionFailedError(f"{where} failed: {type(exc).__name__}")
+            return ConnectionFailedError(f"{request.where} failed: {type(exc).__name__}")
         except aiohttp.ClientError as exc:
-            return TransportError(f"{where} failed: {type(exc).__name__}")
+            return TransportError(f"{request.where} failed: {type(exc).__name__}")
 
     def __repr__(self) -> str:
         return f"AiohttpTransport(max_connections={self._max_connections})"

@@ -252,10 +252,8 @@ class WorkNotice:
         depts = unique_dept_ids(dept_ids)
         if to_all_user and (depts or (isinstance(userids, Collection) and userids)):
             raise ValidationError("to_all_user sends to everyone: give no userids/dept_ids")
-        if not to_all_user and isinstance(userids, Collection):
-            userids = unique_userids(userids)
-            if not userids and not depts:
-                raise ValidationError("no recipients: give userids or dept_ids")
+        if not to_all_user and isinstance(userids, Collection) and not userids and not depts:
+            raise ValidationError("no recipients: give userids or dept_ids")
         planner = BatchPlanner(depts, userids_per_call=self._quota.userids_per_call,
                                dept_ids_per_call=self._quota.dept_ids_per_call)
 

@@ -216,10 +216,8 @@ class Robot:
         """
         body = _SendBody(self._code(robot_code), _check_message(message))
         check_userids_container(userids)
-        if isinstance(userids, Collection):
-            userids = unique_userids(userids)
-            if not userids:
-                raise ValidationError("no recipients: userids is empty")
+        if isinstance(userids, Collection) and not userids:  # checked whole by the fan-out
+            raise ValidationError("no recipients: userids is empty")
         if isinstance(resend_rounds, bool) or not isinstance(resend_rounds, int) or \
                 resend_rounds < 0:
             raise ValidationError("resend_rounds must be an int >= 0")
