@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
@@ -56,6 +54,7 @@ class HttpCore:
         self._closed = False
         self._in_flight = 0
         self._idle: anyio.Event | None = None
+        self._bracket = _CallBracket(self)
 
     def _enter(self) -> None:
         if self._closing:
@@ -68,17 +67,18 @@ class HttpCore:
                 "this client belongs to another event loop: create one client per loop"
             )
 
-    @asynccontextmanager
-    async def call(self) -> AsyncIterator[None]:
+    def call(self) -> _CallBracket:
         """Brackets one API call (all of its attempts) so ``aclose`` can wait for it."""
+        return self._bracket
+
+    def _begin(self) -> None:
         self._enter()
         self._in_flight += 1
-        try:
-            yield
-        finally:
-            self._in_flight -= 1
-            if self._in_flight == 0 and self._idle is not None:
-                self._idle.set()
+
+    def _end(self) -> None:
+        self._in_flight -= 1
+        if self._in_flight == 0 and self._idle is not None:
+            self._idle.set()
 
     async def send(self, request: Request) -> bytes:
         """One attempt: the body of an HTTP 200 answer, else a typed ``TransportError``."""
@@ -117,6 +117,22 @@ class HttpCore:
                 await self._idle.wait()
         self._closed = True
         await self.transport.aclose()
+
+
+class _CallBracket:
+    """``async with http.call():`` without a generator per call (it is on every request's
+    path); it holds no per-call state, so one instance serves every call."""
+
+    __slots__ = ("_http",)
+
+    def __init__(self, http: HttpCore) -> None:
+        self._http = http
+
+    async def __aenter__(self) -> None:
+        self._http._begin()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._http._end()
 
 
 class ClientLifecycle:

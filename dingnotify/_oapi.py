@@ -18,11 +18,11 @@ from ._errors import RateLimitedError, ResponseDecodeError, TokenError, error_fo
 from ._http import HttpCore
 from ._redact import Secret, scrub
 from ._retry import RetryHook, RetryPolicy
-from ._transport import Request
+from ._transport import Request, frozen_headers
 from ._wire import E, TokenResponse, decode
 
 T = TypeVar("T")
-JSON_HEADERS = {"Content-Type": JSON_CONTENT_TYPE}
+JSON_HEADERS = frozen_headers({"Content-Type": JSON_CONTENT_TYPE})
 
 
 def answer_or_error(
@@ -66,6 +66,23 @@ async def fetch_oapi_token(
 class OapiCaller(ApiCaller):
     """Sends oapi requests with a valid token, within the quota, retrying per policy."""
 
+    _signed_for: Secret | None = None
+    _signed: dict[str, URL]
+
+    def _signed_url(self, path: str, token: Secret, query: Mapping[str, str] | None) -> URL:
+        """The URL with ``access_token`` in its query. Without other parameters it is
+        kept per path until the token changes: encoding a query on every request of a
+        broadcast costs more than the rest of building it."""
+        if query:
+            return self._url(path).with_query({"access_token": token.reveal(), **query})
+        if token is not self._signed_for:
+            self._signed_for, self._signed = token, {}
+        signed = self._signed.get(path)
+        if signed is None:
+            signed = self._signed[path] = self._url(path).with_query(
+                access_token=token.reveal())
+        return signed
+
     async def call(
         self,
         method: str,
@@ -86,7 +103,11 @@ class OapiCaller(ApiCaller):
         ``recipients`` is what the call draws from the per-minute recipients budget;
         ``on_attempt`` runs just before each request is written.
         """
-        headers = {"Content-Type": content_type} if body is not None and content_type else None
+        headers = (
+            None if body is None or not content_type
+            else JSON_HEADERS if content_type == JSON_CONTENT_TYPE
+            else frozen_headers({"Content-Type": content_type})
+        )
 
         async def attempt(attempt_timeout: float) -> E:
             return await self._attempt(method, path, kind, body, headers, query, recipients,
@@ -113,11 +134,8 @@ class OapiCaller(ApiCaller):
             token = await self.tokens.get(timeout)
             if self.governor is not None:
                 await self.governor.acquire(path, recipients)
-            request = Request(
-                method,
-                self._url(path).with_query({"access_token": token.reveal(), **(query or {})}),
-                headers=headers, content=body, timeout=timeout,
-            )
+            request = Request(method, self._signed_url(path, token, query), headers=headers,
+                              content=body, timeout=timeout)
             if on_attempt is not None:
                 on_attempt()
             answer = answer_or_error(await self.http.send(request), kind, path, token,

@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
 import msgspec
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from ._constants import (
@@ -36,8 +36,20 @@ from ._redact import redact
 logger = logging.getLogger("dingnotify")
 
 
+def frozen_headers(headers: Mapping[str, str] | None = None) -> CIMultiDictProxy[str]:
+    """Read-only, case-insensitive headers: build constant ones once and share them."""
+    return CIMultiDictProxy(CIMultiDict(headers or {}))
+
+
+_NO_HEADERS = frozen_headers()
+
+
 class Request:
-    """One HTTP request as the client built it; its repr and ``str`` redact credentials."""
+    """One HTTP request as the client built it; its repr and ``str`` redact credentials.
+
+    ``headers`` is read-only: requests share their constant headers instead of copying
+    them on every call.
+    """
 
     __slots__ = ("content", "headers", "method", "timeout", "url")
 
@@ -52,7 +64,11 @@ class Request:
     ) -> None:
         self.method = method
         self.url = url
-        self.headers: CIMultiDict[str] = CIMultiDict(headers or {})
+        self.headers: CIMultiDictProxy[str] = (
+            _NO_HEADERS if headers is None
+            else headers if isinstance(headers, CIMultiDictProxy)
+            else frozen_headers(headers)
+        )
         self.content = content
         self.timeout = timeout
 

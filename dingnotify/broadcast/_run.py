@@ -83,36 +83,60 @@ class _Run:
         return self.stop is not None or self.failure is not None
 
     async def dispatch(self, source: BatchSource, concurrency: int) -> None:
-        """One task per batch, at most ``concurrency`` at once: tasks never outnumber the
-        batches, and a failing input lets the batches in flight finish first."""
-        slots = anyio.Semaphore(concurrency)
-        async with anyio.create_task_group() as tg:
-            while not self.halted():
-                await slots.acquire()
-                try:
-                    batch = await source.next()
-                except Exception as exc:  # the userid iterable failed
-                    self.failure = self.failure or exc
-                    batch = None
-                if batch is None:
-                    slots.release()
-                    return
-                if self.halted():
-                    slots.release()
-                    self.close_out(batch)
-                    return
-                tg.start_soon(self._deliver_in_slot, batch, slots)
+        """Up to ``concurrency`` workers, each taking the next batch as it finishes one.
 
-    async def _deliver_in_slot(self, batch: Batch, slots: anyio.Semaphore) -> None:
-        try:
+        A worker is started only for a batch in hand, so workers never outnumber the
+        batches; a worker goes straight on to its next batch, with no task, semaphore or
+        wake-up per batch. A failing input lets the batches in flight finish first.
+        """
+        take = _Taker(self, source)
+        async with anyio.create_task_group() as tg:
+            for _ in range(concurrency):
+                batch = await take()
+                if batch is None:
+                    return
+                tg.start_soon(self._work, batch, take)
+
+    async def _work(self, batch: Batch | None, take: _Taker) -> None:
+        while batch is not None:
             await self.deliver(batch)
-        finally:
-            slots.release()
+            batch = await take()
 
     def close_out(self, batch: Batch) -> None:
         if self.stop is not None:
             batch.error = self.stop
             self.emit("failed", batch, error=self.stop)
+
+
+class _Taker:
+    """The next batch for a worker, or None when the input is done or the run halted.
+
+    An async iterable cannot serve two readers at once, so its reads take a lock; a
+    plain iterable is read without awaiting, hence one reader at a time anyway.
+    """
+
+    def __init__(self, run: _Run, source: BatchSource) -> None:
+        self._run = run
+        self._source = source
+        self._lock = anyio.Lock() if source.is_async else None
+
+    async def __call__(self) -> Batch | None:
+        run = self._run
+        if run.halted():
+            return None
+        try:
+            if self._lock is None:
+                batch = await self._source.next()
+            else:
+                async with self._lock:
+                    batch = await self._source.next()
+        except Exception as exc:  # the userid iterable failed
+            run.failure = run.failure or exc
+            return None
+        if batch is not None and run.halted():
+            run.close_out(batch)
+            return None
+        return batch
 
 
 async def run_broadcast(

@@ -17,7 +17,7 @@ Reject = Callable[[object], None]
 
 
 class BatchSource:
-    """Hands out the next batch to the one dispatcher; only in-flight batches and the
+    """Hands out the next batch to whichever worker asks; only in-flight batches and the
     report's records are held, however long the input."""
 
     def __init__(
@@ -53,6 +53,11 @@ class BatchSource:
         self._at_least_one = at_least_one
         self._pending: list[str] = []
         self.exhausted = False
+
+    @property
+    def is_async(self) -> bool:
+        """Whether batches come from an async iterable (reading them awaits)."""
+        return self._async is not None
 
     async def next(self) -> Batch | None:
         """The next batch to send (acknowledged ones of a resumed run are recorded and

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import anyio
+import anyio.lowlevel
 import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
@@ -87,6 +88,9 @@ class MockTransport:
 
     async def handle(self, request: MockRequest) -> MockResponse:
         self.requests.append(request)
+        # A real request always yields to the event loop; so does this one, or a sync
+        # handler would let a whole broadcast run without a deadline or cancel firing.
+        await anyio.lowlevel.checkpoint()
         with anyio.fail_after(request.timeout):
             answer = self._handler(request)
             if inspect.isawaitable(answer):

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 import dingnotify
@@ -142,6 +144,49 @@ async def test_generator_and_async_iterator_inputs() -> None:
         assert [len(c[0]) for c in sorted(send.calls)] == [100, 100, 50]
         assert [u for b in report.batches for u in b.userids] == ids(250)
         assert report.recipients == 250 and report.complete
+
+
+async def test_an_async_iterator_that_awaits_feeds_many_workers_in_order() -> None:
+    """Workers take their next batch as they finish one; an async generator that awaits
+    between items cannot serve two of them at once ("already running"), so its reads are
+    taken one at a time, and the batches keep the input's order."""
+    async def agen() -> AsyncIterator[str]:
+        for u in ids(2_000):
+            if u.endswith("7"):
+                await anyio.lowlevel.checkpoint()
+            yield u
+
+    send = FakeSend(delay=0.001)
+    with anyio.fail_after(10):
+        report = await broadcast(send, agen(), concurrency=8)
+    assert report.complete and len(report.task_ids) == 20
+    assert [u for b in report.batches for u in b.userids] == ids(2_000)
+    assert [b.index for b in report.batches] == list(range(20))
+    assert 1 < send.max_in_flight <= 8
+    assert_accounted(report)
+
+
+async def test_a_sync_mock_handler_still_lets_the_deadline_fire() -> None:
+    """A handler that answers without awaiting (and takes real time) must not turn the
+    broadcast into one uninterrupted run: ``MockTransport`` yields on every request, as a
+    network transport does, so ``timeout=`` fires. 300 batches at 3 ms each would take
+    0.9 s; the deadline is 0.15 s."""
+    task = iter(range(1, 10_000))
+
+    def slow_ok(request: MockRequest) -> MockResponse:
+        time.sleep(0.003)
+        return ok(task_id=next(task))
+
+    wire = Scripted().route(SEND, slow_ok)
+    async with client_with(wire) as client:
+        started = time.monotonic()
+        report = await client.work_notice.broadcast(
+            Text(content="x"), userids=ids(30_000), concurrency=4, timeout=0.15)
+        elapsed = time.monotonic() - started
+    assert report.timed_out and not report.complete
+    assert 0 < len(report.task_ids) < 300
+    assert elapsed < 0.6
+    assert_accounted(report)
 
 
 async def test_concurrency_bound_is_respected() -> None:

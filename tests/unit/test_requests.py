@@ -283,7 +283,12 @@ async def test_call_refreshes_a_rejected_token_once(wire: Scripted) -> None:
     wire.route("/x", err(40014, "bad token"), ok())
     async with client_with(wire) as c:
         assert (await c.call("/x", json={}))["errcode"] == 0
-    assert tokens_of(wire.sent("/x")) == ["old", "new"]
+        # Later calls to the same path carry the new token, not a URL kept from before.
+        await c.call("/x", json={})
+        await c.call("/x", json={}, params={"dept_id": "1"})
+    assert tokens_of(wire.sent("/x")) == ["old", "new", "new", "new"]
+    assert [dict(r.url.query) for r in wire.sent("/x")][-1] == {
+        "access_token": "new", "dept_id": "1"}
 
 
 @pytest.mark.parametrize("kwargs", [
