@@ -109,10 +109,12 @@ async def dingnotify_broadcast(url: str, n: int, *, quota: Quota | None = None,
                                must_succeed: bool = True) -> dict[str, Any]:
     """``broadcast`` then, with ``poll``, ``get_progress`` per task (scenario 1), or, with
     ``wait``, ``wait(report)`` (the quota-bound scenarios count its calls per task)."""
+    # The caller's list exists before it calls (as the ceiling's batches do); a stream
+    # is read, checked and de-duplicated on the clock either way.
+    source = userids(n) if stream else list(userids(n))
     started = time.perf_counter()
     out: dict[str, Any] = {}
     async with _client(url, quota) as client:
-        source = userids(n) if stream else list(userids(n))
         report = await client.work_notice.broadcast(MESSAGE, userids=source,
                                                     concurrency=CONCURRENCY, rate=rate)
         send_wall = time.perf_counter() - started
