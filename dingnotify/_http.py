@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 import anyio
 
@@ -24,9 +25,10 @@ from ._errors import (
     TransportError,
     status_error_for,
 )
-from ._retry import RetryPolicy
+from ._retry import RetryHook, RetryPolicy, retrying
 from ._transport import AsyncTransport, Request, ResponseLike
 
+T = TypeVar("T")
 logger = logging.getLogger("dingnotify")
 
 
@@ -71,6 +73,24 @@ class HttpCore:
         """Brackets one API call (all of its attempts) so ``aclose`` can wait for it."""
         return self._bracket
 
+    async def run(
+        self,
+        attempt: Callable[[float], Awaitable[T]],
+        *,
+        timeout: float | None,
+        retry: RetryPolicy | None,
+        on_retry: RetryHook | None = None,
+    ) -> T:
+        """One API call: ``attempt`` under the retry engine (this client's defaults unless
+        given), inside the call bracket."""
+        self._begin()
+        try:
+            return await retrying(attempt, retry if retry is not None else self.retry,
+                                  timeout=timeout if timeout is not None else self.timeout,
+                                  on_retry=on_retry)
+        finally:
+            self._end()
+
     def _begin(self) -> None:
         self._enter()
         self._in_flight += 1
@@ -80,8 +100,8 @@ class HttpCore:
         if self._in_flight == 0 and self._idle is not None:
             self._idle.set()
 
-    async def send(self, request: Request) -> bytes:
-        """One attempt: the body of an HTTP 200 answer, else a typed ``TransportError``."""
+    async def exchange(self, request: Request) -> ResponseLike:
+        """One attempt: any HTTP answer, else a typed ``TransportError``."""
         if self._closed:
             raise ClientClosedError("the client was closed while this call was retrying")
         if logger.isEnabledFor(logging.DEBUG):
@@ -89,13 +109,17 @@ class HttpCore:
         outcome = await self._handle(request)
         if isinstance(outcome, TransportError):
             raise outcome  # outside any except block: nothing chained, nothing leaked
-        if outcome.status != 200:
+        return outcome
+
+    async def send(self, request: Request) -> bytes:
+        """One attempt: the body of an HTTP 200 answer, else a typed ``TransportError``."""
+        response = await self.exchange(request)
+        if response.status != 200:
             raise status_error_for(
-                outcome.status,
-                f"{request.method} {request.safe_url} answered HTTP {outcome.status}",
-                retry_after=_retry_after(outcome),
+                response.status, f"{request.where} answered HTTP {response.status}",
+                retry_after=retry_after(response),
             )
-        return outcome.content
+        return response.content
 
     async def _handle(self, request: Request) -> ResponseLike | TransportError:
         try:
@@ -160,7 +184,8 @@ class ClientLifecycle:
         await self.aclose()
 
 
-def _retry_after(response: ResponseLike) -> float | None:
+def retry_after(response: ResponseLike) -> float | None:
+    """The ``Retry-After`` header in seconds, when it is a usable number."""
     header = response.headers.get("Retry-After")
     if header is None:
         return None

@@ -8,7 +8,6 @@ each attempt takes a slot from the governor, a token, and sends one request.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TypeVar
 
 from yarl import URL
 
@@ -18,11 +17,8 @@ from ._errors import RateLimitedError, ResponseDecodeError, TokenError, error_fo
 from ._http import HttpCore
 from ._redact import Secret, scrub
 from ._retry import RetryHook, RetryPolicy
-from ._transport import Request, frozen_headers
+from ._transport import JSON_HEADERS, Request, frozen_headers
 from ._wire import E, TokenResponse, decode
-
-T = TypeVar("T")
-JSON_HEADERS = frozen_headers({"Content-Type": JSON_CONTENT_TYPE})
 
 
 def answer_or_error(
@@ -113,7 +109,7 @@ class OapiCaller(ApiCaller):
             return await self._attempt(method, path, kind, body, headers, query, recipients,
                                        attempt_timeout, on_attempt)
 
-        return await self._run(attempt, timeout=timeout, retry=retry, on_retry=on_retry)
+        return await self.http.run(attempt, timeout=timeout, retry=retry, on_retry=on_retry)
 
     async def _attempt(
         self,

@@ -53,6 +53,22 @@ MINUTE_CODES = frozenset({90005, 90006})
 QPS_CODES = frozenset({90018, 90019})
 
 
+def second_window(qps: float, span: float) -> tuple[int, float]:
+    """(calls, seconds) of the per-second window; below one call a second the window
+    widens instead: 0.5 qps is 1 call per 2 s."""
+    return (math.floor(qps), span) if qps >= 1 else (1, span / qps)
+
+
+def penalty(error: RateLimitedError) -> tuple[bool, float]:
+    """(whether every API closes, for how long): what a rate-limit answer implies. An IP
+    ban closes every API for the time it names; other answers close their own API."""
+    if isinstance(error, IPBannedError):
+        return True, error.wait
+    code = error.effective_code
+    return False, (PENALTY_MINUTE if code in MINUTE_CODES else PENALTY_QPS
+                   if code in QPS_CODES else PENALTY_PLATFORM)
+
+
 def _positive(name: str, value: float, *, integral: bool = True) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError(f"Quota.{name} must be a number, got {value!r}")
@@ -182,9 +198,7 @@ class _Api:
     __slots__ = ("closed_until", "lock", "minute", "second", "spacer")
 
     def __init__(self, quota: Quota) -> None:
-        # Below one call a second the window widens instead: 0.5 qps is 1 call per 2 s.
-        limit = math.floor(quota.qps) if quota.qps >= 1 else 1
-        span = SECOND_SPAN if quota.qps >= 1 else SECOND_SPAN / quota.qps
+        limit, span = second_window(quota.qps, SECOND_SPAN)
         self.second = _Window(span, limit)
         self.spacer = _Spacer(span / limit, max(1, limit // BURST_DIVISOR))
         self.minute = _Window(MINUTE_SPAN, quota.calls_per_minute)
@@ -248,12 +262,10 @@ class Governor:
         """DingTalk refused a call for its limits anyway (another process shares the app):
         close that API, or every API for a ban, for as long as the answer implies."""
         now = self._clock()
-        if isinstance(error, IPBannedError):
-            self._all_closed_until = max(self._all_closed_until, now + error.wait)
+        every_api, pause = penalty(error)
+        if every_api:
+            self._all_closed_until = max(self._all_closed_until, now + pause)
             return
-        code = error.effective_code
-        pause = (PENALTY_MINUTE if code in MINUTE_CODES else PENALTY_QPS if code in QPS_CODES
-                 else PENALTY_PLATFORM)
         state = self._api(api)
         state.closed_until = max(state.closed_until, now + pause)
 

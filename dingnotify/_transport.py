@@ -23,6 +23,7 @@ from ._constants import (
     DEFAULT_DNS_CACHE_TTL,
     DEFAULT_KEEPALIVE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
+    JSON_CONTENT_TYPE,
     MAX_RESPONSE_BYTES,
 )
 from ._errors import (
@@ -42,6 +43,7 @@ def frozen_headers(headers: Mapping[str, str] | None = None) -> CIMultiDictProxy
 
 
 _NO_HEADERS = frozen_headers()
+JSON_HEADERS = frozen_headers({"Content-Type": JSON_CONTENT_TYPE})
 
 
 class Request:
@@ -165,6 +167,7 @@ class AiohttpTransport:
         self._keepalive_timeout = keepalive_timeout
         self._dns_cache_ttl = dns_cache_ttl
         self._ssl = ssl
+        self._timeout = aiohttp.ClientTimeout()
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -196,7 +199,7 @@ class AiohttpTransport:
         try:
             async with self.session.request(
                 request.method, request.url, data=request.content, headers=request.headers,
-                timeout=aiohttp.ClientTimeout(total=request.timeout), allow_redirects=False,
+                timeout=self._client_timeout(request.timeout), allow_redirects=False,
             ) as resp:
                 content = await _read_capped(resp)
                 if content is None:
@@ -212,6 +215,12 @@ class AiohttpTransport:
             return ConnectionFailedError(f"{request.where} failed: {type(exc).__name__}")
         except aiohttp.ClientError as exc:
             return TransportError(f"{request.where} failed: {type(exc).__name__}")
+
+    def _client_timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        """The last one again when it fits: timeouts change only under a retry deadline."""
+        if self._timeout.total != seconds:
+            self._timeout = aiohttp.ClientTimeout(total=seconds)
+        return self._timeout
 
     def __repr__(self) -> str:
         return f"AiohttpTransport(max_connections={self._max_connections})"

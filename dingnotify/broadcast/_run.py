@@ -142,7 +142,6 @@ class _Taker:
 async def run_broadcast(
     send: SendBatch,
     userids: UserIdStream,
-    dept_ids: list[int],
     *,
     planner: BatchPlanner,
     concurrency: int,

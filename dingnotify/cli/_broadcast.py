@@ -23,7 +23,6 @@ from ._display import (
     report_data,
     summarize_report,
     summarize_result,
-    unknown_batches,
 )
 from ._export import export, recipient_rows
 from ._inputs import InputError, read_recipients
@@ -126,13 +125,15 @@ class StopOnFatal:
         if event.kind not in ("failed", "retry") or self.error is not None:
             return
         error = event.error
-        unreachable = isinstance(error, ConnectionFailedError) and not event.report.task_ids
+        unreachable = isinstance(error, ConnectionFailedError) and not event.report.acknowledged
         if isinstance(error, CredentialsError) or unreachable:
             self.error = error
             self.scope.cancel()
 
 
-def _tee(*hooks: Hook) -> Hook:
+def tee(*hooks: Hook) -> Hook:
+    """One hook that calls each of ``hooks`` in turn."""
+
     def emit(event: BroadcastEvent) -> None:
         for hook in hooks:
             hook(event)
@@ -154,7 +155,7 @@ async def run(client: DingTalkClient, args: argparse.Namespace, message: Message
             message, userids=audience.userids, dept_ids=audience.dept_ids,
             to_all_user=audience.to_all, concurrency=args.concurrency,
             rate=args.rate or None, timeout=args.timeout,
-            on_event=_tee(progress, *hooks, stop), acknowledged=acknowledged, report=done)
+            on_event=tee(progress, *hooks, stop), acknowledged=acknowledged, report=done)
     if stop.error is not None:
         raise stop.error
     return done
@@ -211,7 +212,7 @@ def _replace_throttled(first: SendResult, retried: SendResult) -> SendResult:
 
 def status_of(report: BroadcastReport, audience: Audience, finished: bool) -> int:
     """The exit code: OK only if every batch was acknowledged (and delivered)."""
-    clean = report.complete and not report.failed and not unknown_batches(report)
+    clean = report.complete and not report.failed and not report.unknown
     return codes.OK if clean and finished and not audience.unknown_mobiles else codes.PARTIAL
 
 
@@ -219,7 +220,7 @@ def write_report(args: argparse.Namespace, report: BroadcastReport, audience: Au
                  result: SendResult | None, status: int, out: Output) -> None:
     """Summary and problem batches, ``--out``, and the JSON document."""
     out.text(summarize_report(report))
-    for batch in [*report.failed, *unknown_batches(report)][:5]:
+    for batch in [*report.failed, *report.unknown][:5]:
         out.notice(f"{batch.state} batch {batch.index}: "
                    f"{type(batch.error).__name__}: {batch.error}")
     if args.out:

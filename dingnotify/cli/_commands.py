@@ -24,14 +24,19 @@ from ._sdk import (
 MOBILE_CONCURRENCY = 8
 
 
-def client_for(creds: Credentials, args: argparse.Namespace) -> DingTalkClient:
-    """A client for these credentials and ``--request-timeout``."""
+def edition_of(args: argparse.Namespace) -> str | None:
+    """``--edition`` or ``DINGTALK_EDITION`` (checked), else None (the default quota)."""
     edition = args.edition or os.environ.get("DINGTALK_EDITION") or None
     if edition is not None and edition not in EDITIONS:
         raise InputError(f"DINGTALK_EDITION must be one of {', '.join(EDITIONS)}")
+    return edition
+
+
+def client_for(creds: Credentials, args: argparse.Namespace) -> DingTalkClient:
+    """A client for these credentials and ``--request-timeout``."""
     return DingTalkClient(creds.app_key, creds.app_secret, agent_id=creds.agent_id,
                           base_url=creds.base_url, timeout=args.request_timeout,
-                          quota=quota_for(edition))
+                          quota=quota_for(edition_of(args)))
 
 
 def message_from(args: argparse.Namespace) -> Message:

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from ._sdk import Batch, BroadcastEvent, BroadcastReport, SendProgress, SendResult
+from ._sdk import BroadcastEvent, BroadcastReport, SendProgress, SendResult
 
 try:  # rich is the optional `cli` extra
     from rich.console import Console
@@ -58,17 +58,12 @@ class Output:
         return data
 
 
-def unknown_batches(report: BroadcastReport) -> list[Batch]:
-    """Batches that may have reached DingTalk without an answer (re-sent on resume)."""
-    return list(getattr(report, "unknown", []))
-
-
 def report_data(report: BroadcastReport) -> dict[str, object]:
     """The broadcast report as JSON-ready data."""
-    problems = [*report.failed, *unknown_batches(report)]
+    problems = [*report.failed, *report.unknown]
     return {
         "batches": len(report.batches), "acknowledged": len(report.acknowledged),
-        "failed": len(report.failed), "unknown": len(unknown_batches(report)),
+        "failed": len(report.failed), "unknown": len(report.unknown),
         "recipients": report.recipients, "rejected": len(report.rejected),
         "retries": report.retries, "rate_limited": report.rate_limited,
         "complete": report.complete, "elapsed": round(report.elapsed, 3),
@@ -161,7 +156,7 @@ def summarize_report(report: BroadcastReport) -> str:
     """The broadcast's one-line summary."""
     return (
         f"batches: {len(report.batches)}  acknowledged: {len(report.acknowledged)}  "
-        f"failed: {len(report.failed)}  unknown: {len(unknown_batches(report))}  "
+        f"failed: {len(report.failed)}  unknown: {len(report.unknown)}  "
         f"recipients: {report.recipients}  "
         f"rejected inputs: {len(report.rejected)}  retries: {report.retries}  "
         f"rate-limited: {report.rate_limited}  elapsed: {report.elapsed:.1f}s"

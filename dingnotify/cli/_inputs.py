@@ -90,8 +90,8 @@ def _build(
         if markdown is not None:
             if not title:
                 raise InputError("--markdown needs --title (the preview in the chat list)")
-            return Markdown(title=title, text=_read(markdown))
-        data = json.loads(_read(json_file or ""))
+            return Markdown(title=title, text=read_file(markdown))
+        data = json.loads(read_file(json_file or ""))
         if not isinstance(data, dict):
             raise InputError(f"{json_file}: expected a JSON object with msgtype")
         return message_from_dict(data)
@@ -112,7 +112,8 @@ def _is_utf8(value: str) -> bool:
     return True
 
 
-def _read(path: str) -> str:
+def read_file(path: str) -> str:
+    """A UTF-8 text file; unreadable is bad input (exit 2)."""
     try:
         return Path(path).read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -9,23 +9,17 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from . import _exitcodes as codes
-from ._broadcast import Audience, StopOnFatal, check_out_path, resolve
-from ._commands import to_userids
+from ._broadcast import Audience, Hook, StopOnFatal, check_out_path, resolve, tee
+from ._commands import edition_of, to_userids
 from ._config import ConfigError, Credentials, load_credentials
-from ._display import BroadcastProgress, Output, report_data, summarize_report, unknown_batches
+from ._display import BroadcastProgress, Output, report_data, summarize_report
 from ._export import export
-from ._inputs import InputError
+from ._inputs import InputError, read_file
 from ._journal import Journal, digest
 from ._sdk import (
-    EDITIONS,
-    BroadcastEvent,
-    ConnectionFailedError,
-    CredentialsError,
     DingTalkClient,
     InvalidArgumentError,
     NotFoundError,
@@ -40,7 +34,6 @@ from ._sdk import (
 
 ENV_ROBOT_CODE, ENV_API_BASE_URL = "DINGTALK_ROBOT_CODE", "DINGTALK_API_BASE_URL"
 USERIDS_PER_CALL = 20  # the robot API's batchSend limit
-Hook = Callable[[BroadcastEvent], None]
 
 
 # -- settings, client, message ------------------------------------------------------------
@@ -55,11 +48,9 @@ def robot_code_of(args: argparse.Namespace) -> str:
 
 def robot_client(creds: Credentials, args: argparse.Namespace, robot_code: str) -> DingTalkClient:
     """A client for the robot: ``--api-base-url``/``DINGTALK_API_BASE_URL`` and the edition."""
-    edition = args.edition or os.environ.get("DINGTALK_EDITION") or None
-    if edition is not None and edition not in EDITIONS:
-        raise InputError(f"DINGTALK_EDITION must be one of {', '.join(EDITIONS)}")
     options: dict[str, Any] = {"robot_code": robot_code, "base_url": creds.base_url,
-                               "timeout": args.request_timeout, "quota": quota_for(edition)}
+                               "timeout": args.request_timeout,
+                               "quota": quota_for(edition_of(args))}
     api = args.api_base_url or os.environ.get(ENV_API_BASE_URL)
     if api:
         options["api_base_url"] = api
@@ -78,11 +69,7 @@ def robot_message(args: argparse.Namespace) -> RobotMessage:
     else:
         if not args.title:
             raise InputError("--markdown needs --title (the preview in the chat list)")
-        try:
-            text = Path(args.markdown).read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read {args.markdown}: {exc}") from None
-        message = SampleMarkdown(title=args.title, text=text)
+        message = SampleMarkdown(title=args.title, text=read_file(args.markdown))
     try:
         encode_msg_param(message)
     except (UnicodeError, ValueError) as exc:
@@ -151,19 +138,6 @@ async def cmd_recall(args: argparse.Namespace, creds: Credentials, code: str) ->
 
 # -- broadcast ----------------------------------------------------------------------------
 
-class _StopOnFatal(StopOnFatal):
-    """``StopOnFatal`` for robot reports, whose acknowledgements are processQueryKeys."""
-
-    def __call__(self, event: BroadcastEvent) -> None:
-        if event.kind not in ("failed", "retry") or self.error is not None:
-            return
-        error = event.error
-        unreachable = isinstance(error, ConnectionFailedError) and not event.report.acknowledged
-        if isinstance(error, CredentialsError) or unreachable:
-            self.error = error
-            self.scope.cancel()
-
-
 def plan(journal: Journal | None, code: str, message: RobotMessage, audience: Audience,
          out: Output) -> dict[int, str]:
     """The journal's plan (batches of 20): ``{batch index: processQueryKey}`` acknowledged."""
@@ -182,20 +156,14 @@ async def run(client: DingTalkClient, args: argparse.Namespace, message: RobotMe
               acknowledged: dict[int, str]) -> RobotBroadcastReport:
     """The broadcast, journaled, with progress; stopped early on fatal errors."""
     hooks: list[Hook] = [journal.record] if journal is not None else []
-    stop, done = _StopOnFatal(), RobotBroadcastReport()
+    stop, done = StopOnFatal(), RobotBroadcastReport()
     total = batch_count(len(audience.userids), 0, userids_per_call=USERIDS_PER_CALL)
     with BroadcastProgress(total, quiet=args.quiet) as progress, stop.scope:
-        every: list[Hook] = [progress, *hooks, stop]
-
-        def on_event(event: BroadcastEvent) -> None:
-            for hook in every:
-                hook(event)
-
         await client.robot.broadcast(
             message, userids=audience.userids, concurrency=args.concurrency,
             rate=args.rate or None, timeout=args.timeout, resend_rounds=args.resend_rounds,
-            resend_delay=args.resend_delay, on_event=on_event, acknowledged=acknowledged,
-            report=done)
+            resend_delay=args.resend_delay, on_event=tee(progress, *hooks, stop),
+            acknowledged=acknowledged, report=done)
     if stop.error is not None:
         raise stop.error
     return done
@@ -203,7 +171,7 @@ async def run(client: DingTalkClient, args: argparse.Namespace, message: RobotMe
 
 def status_of(report: RobotBroadcastReport, audience: Audience) -> int:
     """OK only if every batch was acknowledged and every user was sent the message."""
-    clean = report.complete and not report.failed and not unknown_batches(report)
+    clean = report.complete and not report.failed and not report.unknown
     left_out = (report.robot_invalid_userids or report.robot_filtered_userids
                 or report.robot_throttled_userids or audience.unknown_mobiles)
     return codes.OK if clean and not left_out else codes.PARTIAL
@@ -241,7 +209,7 @@ def write_report(args: argparse.Namespace, report: RobotBroadcastReport, audienc
     out.text(summarize_report(report))
     out.text(f"sent: {len(sent)}  invalid: {len(invalid)}  filtered: {len(filtered)}  "
              f"throttled: {len(throttled)}  resend rounds: {report.resend_rounds}")
-    for batch in [*report.failed, *unknown_batches(report)][:5]:
+    for batch in [*report.failed, *report.unknown][:5]:
         out.notice(f"{batch.state} batch {batch.index}: "
                    f"{type(batch.error).__name__}: {batch.error}")
     for name, ids in (("invalid", invalid), ("filtered", filtered),

@@ -11,25 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import math
 import secrets
 from dataclasses import replace
 
 import anyio
 from redis.asyncio import Redis
 
-from .._errors import IPBannedError, RateLimitedError
+from .._errors import RateLimitedError
 from .._quota import (
-    MINUTE_CODES,
     MINUTE_SPAN,
-    PENALTY_MINUTE,
-    PENALTY_PLATFORM,
-    PENALTY_QPS,
-    QPS_CODES,
     SECOND_SPAN,
     Governor,
     Quota,
     Sleep,
+    penalty,
+    second_window,
 )
 from ._health import Health, Unavailable
 from ._scripts import PENALIZE, RESERVE
@@ -47,15 +43,6 @@ def local_share(quota: Quota, processes: int) -> Quota:
         recipients_per_minute=max(quota.userids_per_call,
                                   quota.recipients_per_minute // processes),
     )
-
-
-def penalty(error: RateLimitedError) -> tuple[str | None, float]:
-    """How long a rate-limit answer closes its API (``None``: every API, for an IP ban)."""
-    if isinstance(error, IPBannedError):
-        return None, error.wait
-    code = error.effective_code
-    return "api", (PENALTY_MINUTE if code in MINUTE_CODES else PENALTY_QPS
-                   if code in QPS_CODES else PENALTY_PLATFORM)
 
 
 SHARED_MARGIN = 0.015
@@ -79,12 +66,9 @@ class RedisGovernor:
         self._sleep = sleep
         self._reserve = client.register_script(RESERVE)
         self._penalize = client.register_script(PENALIZE)
-        # As the local governor: below one call a second the window widens instead. Several
-        # processes add their own scheduling jitter between a grant and its arrival, hence
-        # a wider margin than one process needs.
-        second = SECOND_SPAN + SHARED_MARGIN
-        per_second, span = ((math.floor(quota.qps), second) if quota.qps >= 1
-                            else (1, second / quota.qps))
+        # Several processes add their own scheduling jitter between a grant and its
+        # arrival, hence a wider margin than one process needs.
+        per_second, span = second_window(quota.qps, SECOND_SPAN + SHARED_MARGIN)
         self._limits = (per_second, quota.calls_per_minute, quota.recipients_per_minute,
                         span, MINUTE_SPAN)
         self._gap = 0.5 * span / per_second
@@ -130,8 +114,8 @@ class RedisGovernor:
         """DingTalk refused a call for its limits: close the API here at once, and for
         every process as soon as Redis has it (before this process's next slot)."""
         self.local.penalize(api, error)
-        scope, pause = penalty(error)
-        key = self._keys(api)[3 if scope else 4]
+        every_api, pause = penalty(error)
+        key = self._keys(api)[4 if every_api else 3]
         task = asyncio.get_running_loop().create_task(self._share(key, pause))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)

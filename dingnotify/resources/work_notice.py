@@ -262,7 +262,7 @@ class WorkNotice:
                                     on_attempt=on_attempt, on_retry=on_retry)
 
         return await run_broadcast(
-            send, userids, depts, planner=planner,
+            send, userids, planner=planner,
             concurrency=1 if to_all_user else concurrency, rate=rate, timeout=timeout,
             on_event=on_event, report=report, acknowledged=acknowledged,
             at_least_one=bool(to_all_user),

@@ -2,7 +2,7 @@
 
 The new-generation API (``api.dingtalk.com``) answers errors with a non-2xx status and a
 ``{"code", "message", "requestid"}`` body, so unlike oapi calls the body of an error answer
-matters: ``exchange`` returns every answer and ``robot_error`` types the non-2xx ones:
+matters: ``HttpCore.exchange`` returns every answer and ``robot_error`` types the non-2xx ones:
 
     InvalidAuthentication, 401         TokenError (refreshed once, retried once)
     invalidClientIdOrSecret            CredentialsError
@@ -22,18 +22,15 @@ their traceback holds a token or the app secret.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 import msgspec
+from multidict import CIMultiDictProxy
 from yarl import URL
 
 from .._caller import ApiCaller
-from .._constants import JSON_CONTENT_TYPE
 from .._errors import (
-    ClientClosedError,
-    ConnectionFailedError,
     CredentialsError,
     DingNotifyError,
     DingTalkError,
@@ -42,25 +39,21 @@ from .._errors import (
     PermissionDeniedError,
     QuotaExhaustedError,
     RateLimitedError,
-    RequestTimeoutError,
     ResponseDecodeError,
     TokenError,
-    TransportError,
     status_error_for,
 )
-from .._http import HttpCore
+from .._http import HttpCore, retry_after
 from .._redact import Secret, scrub
 from .._retry import RetryHook, RetryPolicy
-from .._transport import Request, ResponseLike
+from .._transport import JSON_HEADERS, Request, ResponseLike, frozen_headers
 from ._wire import decode_error, decode_token
 
 D = TypeVar("D")
-logger = logging.getLogger("dingnotify")
 
 DEFAULT_API_BASE_URL = "https://api.dingtalk.com"
 PATH_TOKEN = "/v1.0/oauth2/accessToken"
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
-JSON_HEADERS = {"Content-Type": JSON_CONTENT_TYPE}
 
 TOKEN_CODES = frozenset({"InvalidAuthentication", "InvalidAccessToken"})
 CREDENTIAL_CODES = frozenset({"invalidClientIdOrSecret", "InvalidClientIdOrSecret"})
@@ -77,14 +70,6 @@ _token_body = msgspec.json.Encoder().encode
 def _last(code: str | None) -> str:
     """``Forbidden.AccessDenied.QpsLimitForApi`` -> ``QpsLimitForApi``."""
     return (code or "").rsplit(".", 1)[-1]
-
-
-def _retry_after(response: ResponseLike) -> float | None:
-    try:
-        seconds = float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None
-    return seconds if 0 <= seconds < float("inf") else None
 
 
 def robot_error(
@@ -108,7 +93,7 @@ def robot_error(
         where = f"{path} answered HTTP {status}"
         if answer.request_id:
             where += f" request_id={answer.request_id}"
-        return status_error_for(status, where, retry_after=_retry_after(response))
+        return status_error_for(status, where, retry_after=retry_after(response))
     elif status == 404:
         cls = NotFoundError
     elif status == 403:
@@ -116,34 +101,6 @@ def robot_error(
     elif status == 400:
         cls = InvalidArgumentError
     return cls(status, message, sub_code=code, request_id=answer.request_id, path=path)
-
-
-def _transport_error(request: Request, exc: BaseException) -> TransportError:
-    where = f"{request.method} {request.safe_url}"
-    if isinstance(exc, TransportError):
-        return exc
-    if isinstance(exc, TimeoutError):
-        return RequestTimeoutError(f"{where} timed out after {request.timeout}s")
-    return ConnectionFailedError(f"{where} failed: {type(exc).__name__}")
-
-
-async def exchange(http: HttpCore, request: Request) -> ResponseLike:
-    """One attempt through ``http``'s transport: any HTTP answer, else a ``TransportError``.
-
-    Call it inside ``async with http.call():`` (the client's lifecycle and loop checks).
-    """
-    if http._closed:
-        raise ClientClosedError("the client was closed while this call was retrying")
-    if logger.isEnabledFor(logging.DEBUG):
-        logger.debug("%s %s", request.method, request.safe_url)
-    failure: TransportError | None = None
-    try:
-        response = await http.transport.handle(request)
-    except (TransportError, TimeoutError, OSError) as exc:
-        failure = _transport_error(request, exc)
-    if failure is not None:
-        raise failure  # outside the except block: nothing chained
-    return response
 
 
 def _checked(response: ResponseLike, path: str, *secrets: Secret | None) -> bytes:
@@ -161,7 +118,7 @@ async def fetch_robot_token(
         content=_token_body({"appKey": app_key, "appSecret": app_secret.reveal()}),
         timeout=timeout,
     )
-    answer = decode_token(_checked(await exchange(http, request), PATH_TOKEN, app_secret))
+    answer = decode_token(_checked(await http.exchange(request), PATH_TOKEN, app_secret))
     if not answer.access_token:
         raise ResponseDecodeError(f"{PATH_TOKEN}: response has no accessToken")
     return Secret(answer.access_token), float(answer.expire_in or 0)
@@ -169,6 +126,9 @@ async def fetch_robot_token(
 
 class RobotCaller(ApiCaller):
     """Sends robot API requests with a valid token, within the quota, retrying per policy."""
+
+    _headers_for: Secret | None = None
+    _token_headers: tuple[CIMultiDictProxy[str], CIMultiDictProxy[str]]
 
     async def call(
         self,
@@ -189,7 +149,7 @@ class RobotCaller(ApiCaller):
             return await self._attempt(method, path, decode, body, query, attempt_timeout,
                                        on_attempt)
 
-        return await self._run(attempt, timeout=timeout, retry=retry, on_retry=on_retry)
+        return await self.http.run(attempt, timeout=timeout, retry=retry, on_retry=on_retry)
 
     async def _attempt(
         self,
@@ -207,15 +167,12 @@ class RobotCaller(ApiCaller):
             if self.governor is not None:
                 await self.governor.acquire(path)
             url = self._url(path)
-            request = Request(
-                method, url.with_query(query) if query else url,
-                headers={TOKEN_HEADER: token.reveal(),
-                         **(JSON_HEADERS if body is not None else {})},
-                content=body, timeout=timeout,
-            )
+            request = Request(method, url.with_query(query) if query else url,
+                              headers=self._headers(token, body is not None), content=body,
+                              timeout=timeout)
             if on_attempt is not None:
                 on_attempt()
-            response = await exchange(self.http, request)
+            response = await self.http.exchange(request)
             if 200 <= response.status < 300:
                 return decode(response.content)
             error = robot_error(response, path, token, stale, self._app_secret)
@@ -226,6 +183,17 @@ class RobotCaller(ApiCaller):
             if isinstance(error, RateLimitedError) and self.governor is not None:
                 self._penalize(path, error)
             raise error
+
+    def _headers(self, token: Secret, json: bool) -> CIMultiDictProxy[str]:
+        """The token header (and the JSON content type): built once per token, not per
+        request, as ``OapiCaller`` keeps its signed URLs."""
+        if token is not self._headers_for:
+            self._headers_for = token
+            self._token_headers = (
+                frozen_headers({TOKEN_HEADER: token.reveal()}),
+                frozen_headers({TOKEN_HEADER: token.reveal(), **JSON_HEADERS}),
+            )
+        return self._token_headers[json]
 
     def _penalize(self, path: str, error: RateLimitedError) -> None:
         assert self.governor is not None

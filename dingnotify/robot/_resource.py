@@ -235,7 +235,7 @@ class Robot:
         async def run(users: UserIdStream, first: int, run_timeout: float | None) -> None:
             planner = BatchPlanner(userids_per_call=MAX_USERIDS)
             planner.planned = first  # re-send batches continue the numbering
-            await run_broadcast(send, users, [], planner=planner, concurrency=concurrency,
+            await run_broadcast(send, users, planner=planner, concurrency=concurrency,
                                 rate=rate, timeout=run_timeout, on_event=on_event,
                                 report=report, acknowledged=acknowledged if not first else None)
 
@@ -265,8 +265,10 @@ class Robot:
 def _throttled(report: RobotBroadcastReport, first: int, pending: list[str]) -> list[str]:
     """Still throttled after a round that began at batch ``first``: the ``pending`` users
     no batch of the round took, then those the round's answers throttled again."""
-    taken = {u for b in report.batches[first:] for u in b.userids}
-    still = [u for u in pending if u not in taken]
+    still: list[str] = []
+    if pending:
+        taken = {u for b in report.batches[first:] for u in b.userids}
+        still = [u for u in pending if u not in taken]
     for batch in report.batches[first:]:
         result = report.robot_results.get(batch.index)
         if result is not None:

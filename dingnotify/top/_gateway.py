@@ -29,7 +29,7 @@ from .._constants import (
 from .._errors import ResponseDecodeError, ValidationError, top_error_for
 from .._http import ClientLifecycle, HttpCore
 from .._redact import Secret, scrub
-from .._retry import RetryPolicy, retrying
+from .._retry import RetryPolicy
 from .._transport import AiohttpTransport, AsyncTransport, Request
 from ._lyservice import LyService
 from ._params import business_params
@@ -173,7 +173,6 @@ class TopClient(ClientLifecycle):
             raise ValidationError(f"not a TOP method name: {method!r}")
         business = business_params(params)
         body = urlencode(business).encode()
-        per_attempt = timeout if timeout is not None else self._http.timeout
 
         async def attempt(attempt_timeout: float) -> dict[str, Any]:
             outcome = _response_or_error(
@@ -183,9 +182,7 @@ class TopClient(ClientLifecycle):
                 raise outcome
             return outcome
 
-        async with self._http.call():
-            return await retrying(attempt, retry if retry is not None else self._http.retry,
-                                  timeout=per_attempt)
+        return await self._http.run(attempt, timeout=timeout, retry=retry)
 
     def _request(
         self, method: str, business: Mapping[str, str], body: bytes, timeout: float

@@ -54,10 +54,6 @@ class WebhookBodyTooLargeError(DingTalkError):
 class WebhookRateLimitedError(RateLimitedError):
     """130101: more than 20 messages in a minute reached the robot (from any process)."""
 
-    @property
-    def retryable(self) -> bool:  # type: ignore[override]
-        return True
-
 
 class WebhookMessageTooLargeError(ValidationError):
     """The encoded body exceeds 20,000 bytes; nothing was sent."""

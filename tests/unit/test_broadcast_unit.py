@@ -83,7 +83,7 @@ def ids(n: int, prefix: str = "u") -> list[str]:
 async def broadcast(send: FakeSend, userids: UserIdStream, dept_ids: Sequence[int] = (),
                     *, concurrency: int = 4, **kw: Any) -> BroadcastReport:
     planner = BatchPlanner(list(dept_ids), userids_per_call=100, dept_ids_per_call=20)
-    return await run_broadcast(send, userids, list(dept_ids), planner=planner,
+    return await run_broadcast(send, userids, planner=planner,
                                concurrency=concurrency, **kw)
 
 
