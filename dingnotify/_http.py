@@ -106,10 +106,16 @@ class HttpCore:
             raise ClientClosedError("the client was closed while this call was retrying")
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s %s", request.method, request.safe_url)
-        outcome = await self._handle(request)
-        if isinstance(outcome, TransportError):
-            raise outcome  # outside any except block: nothing chained, nothing leaked
-        return outcome
+        failure: TransportError
+        try:
+            return await self.transport.handle(request)
+        except TransportError as exc:
+            failure = exc
+        except TimeoutError:
+            failure = RequestTimeoutError(f"{request.where} timed out after {request.timeout}s")
+        except OSError as exc:
+            failure = ConnectionFailedError(f"{request.where} failed: {type(exc).__name__}")
+        raise failure  # outside any except block: nothing chained, nothing leaked
 
     async def send(self, request: Request) -> bytes:
         """One attempt: the body of an HTTP 200 answer, else a typed ``TransportError``."""
@@ -120,16 +126,6 @@ class HttpCore:
                 retry_after=retry_after(response),
             )
         return response.content
-
-    async def _handle(self, request: Request) -> ResponseLike | TransportError:
-        try:
-            return await self.transport.handle(request)
-        except TransportError as exc:
-            return exc
-        except TimeoutError:
-            return RequestTimeoutError(f"{request.where} timed out after {request.timeout}s")
-        except OSError as exc:
-            return ConnectionFailedError(f"{request.where} failed: {type(exc).__name__}")
 
     async def aclose(self) -> None:
         """Refuse new calls, let those in flight finish for up to ``close_grace`` seconds,

@@ -190,31 +190,27 @@ class AiohttpTransport:
             await session.close()
 
     async def handle(self, request: Request) -> Response:
-        error = await self._attempt(request)
-        if isinstance(error, Response):
-            return error
-        raise error  # outside the except block: aiohttp's error is not chained
-
-    async def _attempt(self, request: Request) -> Response | TransportError:
+        failure: TransportError
         try:
             async with self.session.request(
                 request.method, request.url, data=request.content, headers=request.headers,
                 timeout=self._client_timeout(request.timeout), allow_redirects=False,
             ) as resp:
                 content = await _read_capped(resp)
-                if content is None:
-                    return ResponseDecodeError(
-                        f"{request.where}: body exceeds {MAX_RESPONSE_BYTES} bytes")
-                return Response(resp.status, resp.headers, content)
+                if content is not None:
+                    return Response(resp.status, resp.headers, content)
+                failure = ResponseDecodeError(
+                    f"{request.where}: body exceeds {MAX_RESPONSE_BYTES} bytes")
         except aiohttp.ClientConnectorError as exc:
-            return ConnectionFailedError(f"{request.where} failed: {type(exc).__name__}",
-                                         maybe_sent=False)
+            failure = ConnectionFailedError(f"{request.where} failed: {type(exc).__name__}",
+                                            maybe_sent=False)
         except TimeoutError:
-            return RequestTimeoutError(f"{request.where} timed out after {request.timeout}s")
+            failure = RequestTimeoutError(f"{request.where} timed out after {request.timeout}s")
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-            return ConnectionFailedError(f"{request.where} failed: {type(exc).__name__}")
+            failure = ConnectionFailedError(f"{request.where} failed: {type(exc).__name__}")
         except aiohttp.ClientError as exc:
-            return TransportError(f"{request.where} failed: {type(exc).__name__}")
+            failure = TransportError(f"{request.where} failed: {type(exc).__name__}")
+        raise failure  # outside the except blocks: aiohttp's error is not chained
 
     def _client_timeout(self, seconds: float) -> aiohttp.ClientTimeout:
         """The last one again when it fits: timeouts change only under a retry deadline."""
