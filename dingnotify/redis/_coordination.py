@@ -6,7 +6,7 @@ from types import TracebackType
 
 from redis.asyncio import Redis
 from redis.backoff import NoBackoff
-from redis.retry import Retry
+from redis.asyncio.retry import Retry
 
 from .._errors import ValidationError
 from .._quota import Quota
