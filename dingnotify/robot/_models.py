@@ -21,11 +21,16 @@ class RobotSendResult(msgspec.Struct, kw_only=True, frozen=True):
 
 class RobotReadStatus(msgspec.Struct, kw_only=True, frozen=True):
     """``oToMessages/readStatus``: ``send_status`` is ``SUCCESS``, ``RECALLED`` or
-    ``PROCESSING`` (passed through as DingTalk spells it); users split by ``readStatus``."""
+    ``PROCESSING`` (passed through as DingTalk spells it); users split by ``readStatus``.
+
+    ``read_timestamps`` maps a reader's userid to when it read the message (DingTalk's
+    ``readTimestamp``, epoch milliseconds); readers the answer gave no time for are left out.
+    """
 
     send_status: str
     read_userids: list[str] = msgspec.field(default_factory=list)
     unread_userids: list[str] = msgspec.field(default_factory=list)
+    read_timestamps: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 class RobotRecallResult(msgspec.Struct, kw_only=True, frozen=True):

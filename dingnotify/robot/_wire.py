@@ -6,6 +6,7 @@ field of the wrong type, raises ``ResponseDecodeError`` naming the call.
 
 ``readStatus`` is ``"READ"`` for a read message; any other value (DingTalk's ``"UNREAD"``,
 or one we do not know) counts as unread, so a new status is never reported as read.
+``readTimestamp`` (epoch ms, a Long in the official SDK's model) is kept for readers only.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class _ReadInfo(_Answer):
     name: str | None = None
     user_id: str | None = None
     read_status: str | None = None
+    read_timestamp: int | None = None
 
 
 class _ReadAnswer(_Answer):
@@ -112,11 +114,18 @@ def decode_read_status(body: bytes) -> RobotReadStatus:
     raw = _decode(body, _ReadAnswer, "robot/oToMessages/readStatus")
     read: list[str] = []
     unread: list[str] = []
+    read_at: dict[str, int] = {}
     for info in raw.message_read_info_list or ():
-        if info.user_id:
-            (read if info.read_status == READ else unread).append(info.user_id)
+        if not info.user_id:
+            continue
+        if info.read_status == READ:
+            read.append(info.user_id)
+            if info.read_timestamp is not None:
+                read_at[info.user_id] = info.read_timestamp
+        else:
+            unread.append(info.user_id)
     return RobotReadStatus(send_status=raw.send_status or "", read_userids=read,
-                           unread_userids=unread)
+                           unread_userids=unread, read_timestamps=read_at)
 
 
 def decode_recall(body: bytes) -> RobotRecallResult:

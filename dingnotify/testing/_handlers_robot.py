@@ -130,7 +130,12 @@ class RobotHandlers:
         status = self.state.status(record)
         done = status != "PROCESSING"
         users = self.core.org.users
-        infos = [{"name": users[uid].name, "userId": uid,
-                  "readStatus": "READ" if done and self.state.is_read(record, uid) else "UNREAD"}
-                 for uid in record.delivered]
+        infos: list[dict[str, Any]] = []
+        for uid in record.delivered:
+            read_at = self.state.read_at(record, uid) if done else None
+            info: dict[str, Any] = {"name": users[uid].name, "userId": uid,
+                                    "readStatus": "UNREAD" if read_at is None else "READ"}
+            if read_at is not None:
+                info["readTimestamp"] = int(read_at * 1000)  # epoch ms, as the SDK's Long
+            infos.append(info)
         return {"sendStatus": status, "messageReadInfoList": infos}

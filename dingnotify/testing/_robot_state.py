@@ -165,15 +165,33 @@ class RobotState:
         elapsed = self.core.clock() - record.created_at
         return "PROCESSING" if elapsed < self.core.delivery.progress_seconds else "SUCCESS"
 
+    def _share(self, record: RobotSend, userid: str) -> float:
+        draw = zlib.crc32(f"{self.seed}:{record.process_query_key}:{userid}".encode())
+        return draw / 4_294_967_296
+
     def is_read(self, record: RobotSend, userid: str) -> bool:
         """Readers are a seeded ``read_ratio`` share; each reads at its own moment."""
         ratio = self.core.delivery.read_ratio
         if ratio <= 0:
             return False
-        draw = zlib.crc32(f"{self.seed}:{record.process_query_key}:{userid}".encode())
-        share = draw / 4_294_967_296
+        share = self._share(record, userid)
         period = self.core.delivery.progress_seconds
         if period <= 0:
             return share < ratio
         progress = (self.core.clock() - record.created_at - period) / period
         return share < ratio * max(0.0, min(1.0, progress))
+
+    def read_at(self, record: RobotSend, userid: str) -> float | None:
+        """When ``userid`` read the message (emulator clock, epoch seconds), None if unread.
+
+        The moment ``is_read`` turned true: P seconds after the send plus the reader's share
+        of the next P (the send's own moment when P = 0), never later than now.
+        """
+        if not self.is_read(record, userid):
+            return None
+        period = self.core.delivery.progress_seconds
+        if period <= 0:
+            return record.created_at
+        share = self._share(record, userid)
+        moment = record.created_at + period + period * share / self.core.delivery.read_ratio
+        return min(moment, self.core.clock())

@@ -163,6 +163,8 @@ async def test_read_status_and_recall() -> None:
         status = await client.robot.read_status(r.process_query_key)
         assert (status.send_status, status.read_userids, status.unread_userids) == \
             ("SUCCESS", ["u000001", "u000002"], [])
+        sent_ms = int(emu.robot.sends[r.process_query_key].created_at * 1000)
+        assert status.read_timestamps == {"u000001": sent_ms, "u000002": sent_ms}
         (query,) = [q.query for q in emu.requests if q.path == STATUS]
         assert query == {"robotCode": emu.robot_code, "processQueryKey": r.process_query_key}
         outcome = await client.robot.recall([r.process_query_key])

@@ -318,8 +318,12 @@ async def test_group_msg_param_limit_is_15000_bytes(robot: Robot, emu: Emulator)
 
 
 def _split(body: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Readers carry ``readTimestamp`` (the official SDK's Long, epoch ms); others do not."""
     infos = body["messageReadInfoList"]
-    assert all(set(i) == {"name", "userId", "readStatus"} for i in infos)
+    base = {"name", "userId", "readStatus"}
+    assert all(set(i) == (base | {"readTimestamp"} if i["readStatus"] == "READ" else base)
+               for i in infos), infos
+    assert all(type(i["readTimestamp"]) is int for i in infos if i["readStatus"] == "READ")
     assert {i["readStatus"] for i in infos} <= {"READ", "UNREAD"}
     return ([i["userId"] for i in infos if i["readStatus"] == "READ"],
             [i["userId"] for i in infos if i["readStatus"] == "UNREAD"])
@@ -346,6 +350,38 @@ async def test_read_status_evolves(session: aiohttp.ClientSession) -> None:
     assert counts == sorted(counts) and counts[-1] == counts[-2] and 3 <= counts[-1] <= 17
     assert counts[1] < counts[-1]
     assert body["messageReadInfoList"][0]["name"] == "User 1"
+
+
+async def test_read_status_read_timestamps(session: aiohttp.ClientSession) -> None:
+    """Each reader's ``readTimestamp`` is the emulator-clock moment it read, in epoch ms:
+    inside the reading span (P..2P after the send), not after the query, and fixed once read."""
+    clock = ManualClock()
+    users = [f"u{i:06d}" for i in range(1, 21)]
+    async with Emulator(clock=clock, read_ratio=0.5, progress_seconds=10) as emu:
+        robot = Robot(emu, session)
+        _, sent = await robot.send(users)
+        key = sent["processQueryKey"]
+        created_ms = int(emu.robot.sends[key].created_at * 1000)
+        first: dict[str, int] = {}
+        for step in (15, 100, 3600):
+            clock.set(emu.robot.sends[key].created_at + step)
+            _, body = await robot.status(key)
+            _split(body)
+            stamps = {i["userId"]: i["readTimestamp"] for i in body["messageReadInfoList"]
+                      if i["readStatus"] == "READ"}
+            assert all(created_ms + 10_000 <= t <= int(clock() * 1000) for t in stamps.values())
+            assert {u: stamps[u] for u in first} == first  # a read moment never moves
+            first = first or stamps
+        assert first and len(set(stamps.values())) == len(stamps)  # each at its own moment
+        assert max(stamps.values()) <= created_ms + 20_000
+    async with Emulator(clock=clock, read_ratio=1.0) as emu:  # P = 0: read on arrival
+        robot = Robot(emu, session)
+        _, sent = await robot.send(["u000001", "u000002"])
+        clock.advance(5)
+        _, body = await robot.status(sent["processQueryKey"])
+        sent_ms = int(emu.robot.sends[sent["processQueryKey"]].created_at * 1000)
+        assert [(i["userId"], i["readTimestamp"]) for i in body["messageReadInfoList"]] == \
+            [("u000001", sent_ms), ("u000002", sent_ms)]
 
 
 async def test_read_status_all_read_and_unknown_keys(session: aiohttp.ClientSession) -> None:

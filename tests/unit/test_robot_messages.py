@@ -130,13 +130,15 @@ def test_decode_send_full_and_empty() -> None:
 
 def test_decode_read_status() -> None:
     body = json.dumps({"sendStatus": "SUCCESS", "messageReadInfoList": [
-        {"name": "A", "userId": "u1", "readStatus": "READ"},
+        {"name": "A", "userId": "u1", "readStatus": "READ", "readTimestamp": 1795312800123},
         {"name": "B", "userId": "u2", "readStatus": "UNREAD"},
         {"userId": "u3"},
-        {"name": "no id", "readStatus": "READ"},
+        {"name": "no id", "readStatus": "READ", "readTimestamp": 1},
+        {"name": "C", "userId": "u4", "readStatus": "READ", "readTimestamp": None},
     ]}).encode()
     assert wire.decode_read_status(body) == RobotReadStatus(
-        send_status="SUCCESS", read_userids=["u1"], unread_userids=["u2", "u3"])
+        send_status="SUCCESS", read_userids=["u1", "u4"], unread_userids=["u2", "u3"],
+        read_timestamps={"u1": 1795312800123})
     assert wire.decode_read_status(b"{}") == RobotReadStatus(send_status="")
 
 
