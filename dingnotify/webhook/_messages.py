@@ -6,6 +6,7 @@ link, ``messageURL`` in a feed card), so every wire name is written out explicit
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar, Literal
 
 import msgspec
@@ -16,7 +17,7 @@ _OPTIONS: dict[str, Any] = {"frozen": True, "kw_only": True, "omit_defaults": Tr
 
 
 class Text(msgspec.Struct, **_OPTIONS):
-    """Plain text; the only type where ``@mobile`` mentions are highlighted inline."""
+    """Plain text; mentions are highlighted where ``@mobile``/``@userid`` is in ``content``."""
 
     msgtype: ClassVar[str] = "text"
     content: str
@@ -99,15 +100,34 @@ MENTIONABLE = (Text, Markdown)
 _encoder = msgspec.json.Encoder()
 
 
+_MENTION_END = r"(?![A-Za-z0-9_\-])"
+"""What may not follow ``@who`` for it to be a whole mention rather than a longer id's prefix."""
+
+
+def _mentioned(text: str, who: str) -> bool:
+    """Whether ``@who`` is in ``text`` as a whole mention (``@138001`` is not ``@1380``)."""
+    return re.search(f"@{re.escape(who)}{_MENTION_END}", text) is not None
+
+
 def with_mentions(message: WebhookMessage, at: At) -> WebhookMessage:
-    """For text, ``@mobile`` appended for each mentioned mobile not already in the content."""
-    if not isinstance(message, Text):
+    """``@mobile`` and ``@userid`` in the text of a text or markdown message.
+
+    DingTalk renders a mention of ``atMobiles``/``atUserIds`` only where ``@<mobile>`` or
+    ``@<userid>`` appears in the text, so each one not already there is appended: after a
+    space in a text message, on a paragraph of its own at the end of a markdown one (so it
+    never lands on a closing code fence). Other message types are returned unchanged.
+    """
+    if not isinstance(message, Text | Markdown):
         return message
-    missing = [m for m in at.at_mobiles if f"@{m}" not in message.content]
+    text = message.content if isinstance(message, Text) else message.text
+    missing = [w for w in dict.fromkeys((*at.at_mobiles, *at.at_user_ids))
+               if not _mentioned(text, w)]
     if not missing:
         return message
-    return msgspec.structs.replace(
-        message, content=message.content + "".join(f" @{m}" for m in missing))
+    mentions = " ".join(f"@{w}" for w in missing)
+    if isinstance(message, Text):
+        return msgspec.structs.replace(message, content=f"{text} {mentions}")
+    return msgspec.structs.replace(message, text=f"{text}\n\n{mentions}")
 
 
 def encode_body(message: WebhookMessage, at: At | None = None) -> bytes:

@@ -46,8 +46,49 @@ def test_text_with_mentions_appends_missing_mobiles_and_omits_empty_lists() -> N
 
 def test_markdown_with_userids() -> None:
     assert body(Markdown(title="Deploy", text="### v1.2"), at_userids=["u1"]) == {
-        "msgtype": "markdown", "markdown": {"title": "Deploy", "text": "### v1.2"},
+        "msgtype": "markdown", "markdown": {"title": "Deploy", "text": "### v1.2\n\n@u1"},
         "at": {"atUserIds": ["u1"]}}
+
+
+def test_markdown_mentions_mobiles_and_userids_in_its_text() -> None:
+    """DingTalk renders a markdown mention only where ``@mobile``/``@userid`` is in the text."""
+    got = body(Markdown(title="Deploy", text="### v1.2\n```\nlog\n```"),
+               at_mobiles=["13800000001", "13900000002"], at_userids=["manager01"])
+    assert got == {"msgtype": "markdown", "markdown": {
+        "title": "Deploy",
+        "text": "### v1.2\n```\nlog\n```\n\n@13800000001 @13900000002 @manager01"},
+        "at": {"atMobiles": ["13800000001", "13900000002"], "atUserIds": ["manager01"]}}
+    already = body(Markdown(title="T", text="@13800000001 and @manager01, look"),
+                   at_mobiles=["13800000001"], at_userids=["manager01"])
+    assert already["markdown"]["text"] == "@13800000001 and @manager01, look"  # type: ignore[index]
+
+
+def test_text_mentions_userids_once_each() -> None:
+    got = body(Text(content="disk full @u1"), at_mobiles=["13800000001", "13800000001"],
+               at_userids=["u1", "u2", "u2"])
+    assert got == {"msgtype": "text", "text": {"content": "disk full @u1 @13800000001 @u2"},
+                   "at": {"atMobiles": ["13800000001", "13800000001"],
+                          "atUserIds": ["u1", "u2", "u2"]}}
+    # "@u12" and "@138000000012" are other people: not a mention of u1 / 13800000001
+    got = body(Text(content="ask @u12 or @138000000012"), at_mobiles=["13800000001"],
+               at_userids=["u1"])
+    assert got["text"]["content"] == \
+        "ask @u12 or @138000000012 @13800000001 @u1"  # type: ignore[index]
+
+
+def test_split_markdown_mentions_go_into_the_first_part_text_only() -> None:
+    original = "\n".join(f"- row {i} " + "x" * 60 for i in range(700))
+    raw = robot().prepare(Markdown(title="Report", text=original), at_mobiles=["13800000001"],
+                          at_userids=["manager01"], split=True)
+    parts = [json.loads(b) for b in raw]
+    assert len(parts) >= 3 and all(len(b) <= 20_000 for b in raw)
+    assert parts[0]["at"] == {"atMobiles": ["13800000001"], "atUserIds": ["manager01"]}
+    assert parts[0]["markdown"]["text"].endswith("\n\n@13800000001 @manager01")
+    assert all("at" not in p and "@" not in p["markdown"]["text"] for p in parts[1:])
+    text_parts = robot().prepare(Text(content=original), at_userids=["manager01"], split=True)
+    first = json.loads(text_parts[0])
+    assert first["text"]["content"].endswith(" @manager01")
+    assert first["at"] == {"atUserIds": ["manager01"]}
 
 
 def test_link() -> None:
