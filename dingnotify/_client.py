@@ -12,6 +12,9 @@ from typing import Any
 import aiohttp
 import msgspec
 
+from ._api.oapi import OapiCaller, OapiFamily, fetch_oapi_token
+from ._api.oapi_wire import DictAnswer
+from ._api.v1 import DEFAULT_API_BASE_URL, V1Caller, V1Family, fetch_v1_token
 from ._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_CLOSE_GRACE,
@@ -25,16 +28,16 @@ from ._constants import (
 from ._coordination import Coordination, QuotaGovernor
 from ._errors import ValidationError
 from ._http import ClientLifecycle, HttpCore
-from ._oapi import OapiCaller, fetch_oapi_token
 from ._quota import Governor, Quota
 from ._redact import Secret
 from ._retry import RetryPolicy
-from ._token import Clock, TokenRefresher, TokenStore
+from ._token import Clock, FetchToken, TokenRefresher, TokenStore
 from ._transport import AiohttpTransport, AsyncTransport
-from ._wire import DictAnswer
-from .resources import Impaas, Media, Users, WorkNotice
+from .impaas import Impaas
+from .media import Media
 from .robot import Robot
-from .robot._caller import DEFAULT_API_BASE_URL, RobotCaller, fetch_robot_token
+from .users import Users
+from .work_notice import WorkNotice
 
 _DEFAULT_QUOTA = Quota.standard()
 
@@ -119,24 +122,27 @@ class DingTalkClient(ClientLifecycle):
         )
         if coordination is not None:
             token_store = coordination.token_store()
-        self._tokens = TokenRefresher(
-            partial(fetch_oapi_token, self._http, self.base_url, app_key, secret),
-            key=(key := f"dingtalk:{app_key}"), store=token_store, margin=token_refresh_margin,
-            lock=None if coordination is None else coordination.token_lock(key), clock=clock,
-        )
-        self._api = OapiCaller(self._http, self.base_url, self._tokens, governor, secret)
+
+        def tokens(key: str, fetch: FetchToken) -> TokenRefresher:
+            lock = None if coordination is None else coordination.token_lock(key)
+            return TokenRefresher(fetch, key=key, store=token_store, lock=lock,
+                                  margin=token_refresh_margin, clock=clock)
+
+        oapi, v1 = OapiFamily(self.base_url), V1Family(self.api_base_url)
+        self._tokens = tokens(f"dingtalk:{app_key}",
+                              partial(fetch_oapi_token, self._http, oapi, app_key, secret))
+        self._api = OapiCaller(self._http, oapi, tokens=self._tokens, governor=governor,
+                               secrets=(secret,))
+        v1_caller = V1Caller(self._http, v1, governor=governor, secrets=(secret,),
+                             tokens=tokens(f"dingtalk-api:{app_key}",
+                                           partial(fetch_v1_token, self._http, v1, app_key,
+                                                   secret)))
+        # One line per channel.
         self.users = Users(self._api)
         self.work_notice = WorkNotice(self._api, agent_id, flow_control_codes)
         self.media = Media(self._api)
         self.impaas = Impaas(self._api)
-        self._robot_tokens = TokenRefresher(
-            partial(fetch_robot_token, self._http, self.api_base_url, app_key, secret),
-            key=(key := f"dingtalk-api:{app_key}"), store=token_store,
-            margin=token_refresh_margin,
-            lock=None if coordination is None else coordination.token_lock(key), clock=clock,
-        )
-        self.robot = Robot(RobotCaller(self._http, self.api_base_url, self._robot_tokens,
-                                       governor, secret), robot_code)
+        self.robot = Robot(v1_caller, robot_code)
 
     @property
     def retry(self) -> RetryPolicy:
@@ -177,7 +183,7 @@ class DingTalkClient(ClientLifecycle):
         if params is not None and "access_token" in params:
             raise ValidationError("access_token is added by the client")
         body = None if json is None else msgspec.json.encode(json)
-        answer = await self._api.call(verb, path, DictAnswer, body=body, query=params,
+        answer = await self._api.send(verb, path, DictAnswer, body=body, query=params,
                                       timeout=timeout, retry=retry)
         return answer.data
 

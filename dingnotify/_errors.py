@@ -34,16 +34,16 @@ Whether an error is worth retrying is its class's ``retryable`` attribute, and n
 whether the request may have reached DingTalk (a timeout after writing it, a dropped
 answer): a broadcast reports such batches as *unknown*, not failed.
 
-Subclasses of ``DingTalkError`` are chosen from the *effective* code: ``sub_code`` when
-DingTalk wraps the error in errcode 88, else ``errcode``. Messages never carry an access
-token or app secret.
+Each API family turns its answers into these classes in one error map of its own
+(``dingnotify._api``: ``oapi_wire``, ``v1_wire``, ``top``, ``webhook``); the oapi map reads the
+*effective* code: ``sub_code`` when DingTalk wraps the error in errcode 88, else
+``errcode``. Messages never carry an access token or app secret.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-TOKEN_ERRCODES = frozenset({40014, 42001, 40001, 33001})
 WRAPPER_ERRCODE = 88
 IP_BAN_STATUS = 1111
 
@@ -118,15 +118,21 @@ class TokenError(DingTalkError):
 
 
 class RateLimitedError(DingTalkError):
-    """A DingTalk QPS limit was hit; the call was not processed, so it is safe to retry."""
+    """A DingTalk QPS limit was hit; the call was not processed, so it is safe to retry.
+
+    ``pause`` is how many seconds the answer closes its API (its family's error map sets
+    it from the code); the quota governor keeps the API closed that long.
+    """
 
     retryable = True
+    pause: float = 1.0
 
 
 class QuotaExhaustedError(RateLimitedError):
     """The organisation's monthly call quota is used up: nothing succeeds until next month."""
 
     retryable = False
+    pause = 0.0
 
 
 class IPBannedError(RateLimitedError):
@@ -137,7 +143,7 @@ class IPBannedError(RateLimitedError):
     """
 
     def __init__(self, wait: float, *, path: str | None = None) -> None:
-        self.wait = wait
+        self.wait = self.pause = wait
         super().__init__(IP_BAN_STATUS, f"IP banned, retry in {wait:g}s", path=path)
 
 
@@ -282,19 +288,6 @@ class BroadcastCancelledError(DingNotifyError):
     """The broadcast was cancelled before this batch was sent."""
 
 
-_ERRCODE_CLASSES: dict[int, type[DingTalkError]] = {
-    **dict.fromkeys((40089, 40096), CredentialsError),
-    **dict.fromkeys(TOKEN_ERRCODES, TokenError),
-    **dict.fromkeys((90002, 90005, 90006, 90018, 90019), RateLimitedError),
-    90020: QuotaExhaustedError,
-    -1: ServerBusyError,
-    **dict.fromkeys((60011, 60020, 11), PermissionDeniedError),
-    **dict.fromkeys((60121, 404, 22), NotFoundError),
-    **dict.fromkeys((40035, 43009, 33012, 40078, 41), InvalidArgumentError),
-}
-_TOP_BUSY_CODES = frozenset({7, 8, 10})
-
-
 def effective_code(errcode: int, sub_code: str | None) -> int:
     """``sub_code`` as an int when DingTalk wrapped the error in 88, else ``errcode``."""
     if errcode == WRAPPER_ERRCODE and sub_code is not None:
@@ -303,41 +296,6 @@ def effective_code(errcode: int, sub_code: str | None) -> int:
         except ValueError:
             return errcode
     return errcode
-
-
-def error_for(
-    errcode: int,
-    errmsg: str = "",
-    *,
-    sub_code: str | None = None,
-    sub_msg: str | None = None,
-    request_id: str | None = None,
-    path: str | None = None,
-) -> DingTalkError:
-    """Build the most specific ``DingTalkError`` for a DingTalk error envelope."""
-    cls = _ERRCODE_CLASSES.get(effective_code(errcode, sub_code), DingTalkError)
-    return cls(
-        errcode, errmsg, sub_code=sub_code, sub_msg=sub_msg, request_id=request_id, path=path
-    )
-
-
-def top_error_for(
-    code: int,
-    msg: str = "",
-    *,
-    sub_code: str | None = None,
-    sub_msg: str | None = None,
-    request_id: str | None = None,
-    method: str | None = None,
-) -> TopError:
-    """``TopBusyError`` for the gateway's busy/limit codes, else ``TopError``."""
-    sub = sub_code or ""
-    busy = code in _TOP_BUSY_CODES or (
-        sub.startswith("isp.") and ("busy" in sub or "unavailable" in sub or "limit" in sub)
-    )
-    cls = TopBusyError if busy else TopError
-    return cls(code, msg, sub_code=sub_code, sub_msg=sub_msg, request_id=request_id,
-               method=method)
 
 
 def status_error_for(

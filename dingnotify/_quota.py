@@ -45,14 +45,6 @@ MINUTE_SPAN = 60.3
 TOLERANCE = 1e-6
 # Up to a tenth of the per-second budget goes out at once; beyond that, calls are spaced.
 BURST_DIVISOR = 10
-# How long an API stays closed after each kind of rate-limit answer, in seconds.
-PENALTY_QPS = 1.0          # 90018/90019: the one-second window is full
-PENALTY_MINUTE = 5.0       # 90005/90006: another process drew on the minute's budget
-PENALTY_PLATFORM = 2.0     # 90002: every app together exceeded the API's ceiling
-MINUTE_CODES = frozenset({90005, 90006})
-QPS_CODES = frozenset({90018, 90019})
-
-
 def second_window(qps: float, span: float) -> tuple[int, float]:
     """(calls, seconds) of the per-second window; below one call a second the window
     widens instead: 0.5 qps is 1 call per 2 s."""
@@ -61,12 +53,9 @@ def second_window(qps: float, span: float) -> tuple[int, float]:
 
 def penalty(error: RateLimitedError) -> tuple[bool, float]:
     """(whether every API closes, for how long): what a rate-limit answer implies. An IP
-    ban closes every API for the time it names; other answers close their own API."""
-    if isinstance(error, IPBannedError):
-        return True, error.wait
-    code = error.effective_code
-    return False, (PENALTY_MINUTE if code in MINUTE_CODES else PENALTY_QPS
-                   if code in QPS_CODES else PENALTY_PLATFORM)
+    ban closes every API; other answers close their own, for the pause their family's
+    error map gave them."""
+    return isinstance(error, IPBannedError), error.pause
 
 
 def _positive(name: str, value: float, *, integral: bool = True) -> None:

@@ -1,5 +1,8 @@
 """Confirming many send tasks, and recalling them, with bounded concurrency.
 
+It knows no channel: the channel hands in how to poll one task, fetch its result and
+merge results (work notifications: ``getsendprogress``, ``getsendresult``).
+
 A task whose recipients are known userids is confirmed from ``getsendresult`` alone when
 the result accounts for every one of them: one call instead of a progress poll and a
 result. Departments, ``to_all_user`` and results that account for too little fall back to
@@ -11,15 +14,29 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import anyio
 
 from .._concurrency import first_error, for_each
 from .._errors import DeliveryTimeoutError, ValidationError
-from ..models import SendProgress, SendResult
+
+
+class TaskProgress(Protocol):
+    """How far one task has got: only whether it is done matters here."""
+
+    @property
+    def done(self) -> bool: ...
+
+
+class TaskResult(Protocol):
+    """One task's result: whether it accounts for every one of some userids."""
+
+    def accounts_for(self, userids: Iterable[str]) -> bool: ...
+
 
 T = TypeVar("T")
+R = TypeVar("R", bound=TaskResult)
 MAX_POLL_BACKOFF = 8.0
 ProgressHook = Callable[[int, int], None]
 """Called as tasks are confirmed: (tasks confirmed so far, tasks in all)."""
@@ -35,14 +52,15 @@ class PendingTask:
 
 async def confirm_tasks(
     tasks: Iterable[PendingTask],
-    get_progress: Callable[[int], Awaitable[SendProgress]],
-    get_result: Callable[[int], Awaitable[SendResult]],
+    get_progress: Callable[[int], Awaitable[TaskProgress]],
+    get_result: Callable[[int], Awaitable[R]],
     *,
+    merge: Callable[[Iterable[R]], R],
     poll_interval: float,
     timeout: float | None,
     concurrency: int,
     on_progress: ProgressHook | None = None,
-) -> SendResult:
+) -> R:
     """Every task's result once DingTalk has processed it, merged in task order."""
     if not 0 <= poll_interval < math.inf:
         raise ValidationError("poll_interval must be a finite number of seconds >= 0")
@@ -51,7 +69,7 @@ async def confirm_tasks(
     if timeout is not None and not 0 < timeout < math.inf:
         raise ValidationError("timeout must be a positive, finite number of seconds")
     ordered = list({t.task_id: t for t in tasks}.values())
-    results: dict[int, SendResult] = {}
+    results: dict[int, R] = {}
     limiter = anyio.CapacityLimiter(concurrency)
 
     async def call(fn: Callable[[int], Awaitable[T]], task_id: int) -> T:
@@ -69,7 +87,7 @@ async def confirm_tasks(
             delay = min(max(delay * 1.5, 0.05), max(poll_interval, MAX_POLL_BACKOFF))
         done(task.task_id, await call(get_result, task.task_id))
 
-    def done(task_id: int, result: SendResult) -> None:
+    def done(task_id: int, result: R) -> None:
         results[task_id] = result
         if on_progress is not None:
             on_progress(len(results), len(ordered))
@@ -89,7 +107,7 @@ async def confirm_tasks(
         raise DeliveryTimeoutError(
             f"{len(pending)} of {len(ordered)} tasks not done after {timeout}s", pending
         )
-    return SendResult.merge(results[t.task_id] for t in ordered)
+    return merge(results[t.task_id] for t in ordered)
 
 
 async def recall_tasks(

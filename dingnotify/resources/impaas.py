@@ -1,27 +1,5 @@
-"""IM PaaS: cross-domain message send."""
+"""``Impaas`` under its old import path."""
 
-from __future__ import annotations
+from ..impaas import Impaas
 
-from .._constants import PATH_CROSSDOMAIN
-from .._oapi import OapiCaller
-from .._retry import RetryPolicy
-from .._wire import Envelope
-from ..crossdomain import CrossDomainMessage, encode_crossdomain
-
-
-class Impaas:
-    """``client.impaas``."""
-
-    def __init__(self, api: OapiCaller) -> None:
-        self._api = api
-
-    async def send_crossdomain(
-        self, message: CrossDomainMessage, *, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> str | None:
-        """Send a cross-domain IM message; returns DingTalk's ``request_id`` when given."""
-        envelope = await self._api.call(
-            "POST", PATH_CROSSDOMAIN, Envelope, body=encode_crossdomain(message), timeout=timeout,
-            retry=retry,
-        )
-        return envelope.request_id
+__all__ = ["Impaas"]

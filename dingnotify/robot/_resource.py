@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 import anyio
 import msgspec
 
+from .._api.v1 import V1Caller
 from .._constants import DEFAULT_CONCURRENCY
 from .._errors import ResponseDecodeError, ValidationError
 from .._recipients import (
@@ -20,7 +21,6 @@ from .._recipients import (
 )
 from .._retry import RetryHook, RetryPolicy
 from ..broadcast import AttemptHook, Batch, BroadcastEvent, run_broadcast
-from ._caller import RobotCaller
 from ._messages import RobotMessage, _Template, encode_msg_param
 from ._models import RobotReadStatus, RobotRecallResult, RobotSendResult
 from ._report import RobotBroadcastReport
@@ -73,7 +73,7 @@ class Robot:
     (seconds per request; for ``broadcast`` the whole run) and ``retry``.
     """
 
-    def __init__(self, caller: RobotCaller, robot_code: str | None = None) -> None:
+    def __init__(self, caller: V1Caller, robot_code: str | None = None) -> None:
         if robot_code is not None:
             _text("robot_code", robot_code)
         self._caller = caller
@@ -116,7 +116,7 @@ class Robot:
         on_attempt: AttemptHook | None = None,
         on_retry: RetryHook | None = None,
     ) -> RobotSendResult:
-        result = await self._caller.call(
+        result = await self._caller.send(
             "POST", PATH_SEND, decode_send, body=body.render(userids), timeout=timeout,
             retry=retry, on_attempt=on_attempt, on_retry=on_retry)
         if not result.process_query_key:
@@ -141,7 +141,7 @@ class Robot:
                         "openConversationId": _text("open_conversation_id",
                                                     open_conversation_id),
                         "msgKey": message.msg_key, "msgParam": param})
-        key = await self._caller.call("POST", PATH_GROUP, decode_group_send, body=body,
+        key = await self._caller.send("POST", PATH_GROUP, decode_group_send, body=body,
                                       timeout=timeout, retry=retry)
         if not key:
             raise ResponseDecodeError(f"{PATH_GROUP}: response has no processQueryKey")
@@ -158,7 +158,7 @@ class Robot:
         """Who has read a one-to-one message (DingTalk keeps this for 24 hours)."""
         query = {"robotCode": self._code(robot_code),
                  "processQueryKey": _text("process_query_key", process_query_key)}
-        return await self._caller.call("GET", PATH_READ_STATUS, decode_read_status,
+        return await self._caller.send("GET", PATH_READ_STATUS, decode_read_status,
                                        query=query, timeout=timeout, retry=retry)
 
     async def recall(
@@ -184,7 +184,7 @@ class Robot:
         for start in range(0, len(keys), MAX_RECALL_KEYS):
             body = _encode({"robotCode": code,
                             "processQueryKeys": keys[start:start + MAX_RECALL_KEYS]})
-            part = await self._caller.call("POST", PATH_RECALL, decode_recall, body=body,
+            part = await self._caller.send("POST", PATH_RECALL, decode_recall, body=body,
                                            timeout=timeout, retry=retry)
             recalled.extend(part.recalled)
             failed.update(part.failed)

@@ -28,21 +28,6 @@ class _Answer(msgspec.Struct, kw_only=True, rename="camel"):
     """Base: wire keys are camelCase forms of the attribute names."""
 
 
-class TokenAnswer(_Answer):
-    """``POST /v1.0/oauth2/accessToken``: ``expireIn`` in seconds."""
-
-    access_token: str | None = None
-    expire_in: int | None = None
-
-
-class ErrorAnswer(_Answer):
-    """The body of every non-2xx answer; ``requestid`` is all lower case on the wire."""
-
-    code: str | None = None
-    message: str | None = None
-    request_id: str | None = msgspec.field(default=None, name="requestid")
-
-
 class _SendAnswer(_Answer):
     process_query_key: str | None = None
     invalid_staff_id_list: _Ids = None
@@ -70,7 +55,7 @@ class _RecallAnswer(_Answer):
 A = TypeVar("A", bound=_Answer)
 _decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {
     kind: msgspec.json.Decoder(kind, strict=False)
-    for kind in (TokenAnswer, ErrorAnswer, _SendAnswer, _ReadAnswer, _RecallAnswer)
+    for kind in (_SendAnswer, _ReadAnswer, _RecallAnswer)
 }
 
 
@@ -79,19 +64,6 @@ def _decode(body: bytes, kind: type[A], where: str) -> A:
         answer: A = _decoders[kind].decode(body)
     except msgspec.DecodeError as exc:
         raise ResponseDecodeError(f"{where}: undecodable response ({exc})") from None
-    return answer
-
-
-def decode_token(body: bytes) -> TokenAnswer:
-    return _decode(body, TokenAnswer, "oauth2/accessToken")
-
-
-def decode_error(body: bytes) -> ErrorAnswer:
-    """Never raises: an error body that is not JSON yields an empty ``ErrorAnswer``."""
-    try:
-        answer: ErrorAnswer = _decoders[ErrorAnswer].decode(body)
-    except msgspec.DecodeError:
-        return ErrorAnswer()
     return answer
 
 

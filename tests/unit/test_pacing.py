@@ -13,6 +13,7 @@ import pytest
 
 import dingnotify
 from dingnotify import IPBannedError, Quota, RateLimitedError, Text, ValidationError
+from dingnotify._api.oapi_wire import error_for as oapi_error
 from dingnotify._quota import SECOND_SPAN, Governor
 from dingnotify.testing import MockRequest, MockResponse
 from tests.conftest import SEND, Scripted, client_with, err, ok
@@ -113,12 +114,12 @@ async def test_recipients_budget_is_per_app_across_calls_without_it() -> None:
 
 async def test_penalties_after_rate_limit_answers() -> None:
     for error, pause in [
-        (RateLimitedError(90018, "qps"), 1.0),
-        (RateLimitedError(90019, "qps"), 1.0),
-        (RateLimitedError(88, "e", sub_code="90018"), 1.0),
-        (RateLimitedError(90006, "minute"), 5.0),
-        (RateLimitedError(90005, "minute"), 5.0),
-        (RateLimitedError(90002, "platform"), 2.0),
+        (oapi_error(90018, "qps"), 1.0),
+        (oapi_error(90019, "qps"), 1.0),
+        (oapi_error(88, "e", sub_code="90018"), 1.0),
+        (oapi_error(90006, "minute"), 5.0),
+        (oapi_error(90005, "minute"), 5.0),
+        (oapi_error(90002, "platform"), 2.0),
     ]:
         gov, clock = governor(Quota())
         await gov.acquire("a")
@@ -140,7 +141,7 @@ async def test_ip_ban_closes_every_api_for_its_wait() -> None:
 
 async def test_penalties_do_not_shorten_each_other() -> None:
     gov, clock = governor(Quota())
-    gov.penalize("a", RateLimitedError(90006, "minute"))
+    gov.penalize("a", oapi_error(90006, "minute"))
     gov.penalize("a", RateLimitedError(90018, "qps"))
     await gov.acquire("a")
     assert clock.now == pytest.approx(1005.0)

@@ -150,6 +150,8 @@ def test_decode_recall() -> None:
 
 
 def test_decode_token_and_error() -> None:
+    from dingnotify._api import v1_wire as wire
+
     token = wire.decode_token(b'{"accessToken":"t","expireIn":"7200"}')
     assert (token.access_token, token.expire_in) == ("t", 7200)
     assert wire.decode_token(b"{}").access_token is None

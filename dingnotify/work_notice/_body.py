@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._errors import ValidationError
-from .messages import Message, encode_msg
+from .._errors import ValidationError
+from ._messages import Message, encode_msg
 
 
 def check_agent_id(agent_id: object) -> int:

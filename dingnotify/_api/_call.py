@@ -1,0 +1,141 @@
+"""One attempt loop for every API family.
+
+A ``Call`` says what to send; a ``Family`` says where its credential goes and how an
+answer becomes a value or a typed error. ``Caller`` runs one call through the retry engine
+(``HttpCore.run``), and each attempt the same way, whatever the family::
+
+    credential (token, fetched first) -> governor slot -> family.request -> transport
+      -> family.outcome -> TokenError: refresh once and go again
+                        -> RateLimitedError: the governor closes the API for error.pause
+
+The token comes before the slot: a slot's call must reach DingTalk within the window's
+margin, not after a token fetch (in another process, with a shared store).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, Protocol, TypeVar
+
+from .._coordination import QuotaGovernor
+from .._errors import DingNotifyError, RateLimitedError, TokenError
+from .._http import HttpCore
+from .._redact import Secret
+from .._retry import RetryHook, RetryPolicy
+from .._token import TokenRefresher
+from .._transport import Request, ResponseLike
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+Secrets = tuple[Secret | None, ...]
+
+
+class Call(Generic[T]):
+    """What one API call sends, and ``decode``: what the family read of the answer (the
+    body for oapi and v1.0; the unwrapped object for TOP) turned into the call's value.
+
+    ``api`` names the governor's budget (the path, unless a family says otherwise);
+    ``recipients`` is what the call draws from the per-minute recipients budget.
+    """
+
+    __slots__ = ("api", "body", "decode", "headers", "method", "path", "query", "recipients")
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        decode: Callable[[Any], T],
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+        recipients: int = 0,
+        api: str | None = None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.decode = decode
+        self.body = body
+        self.headers = headers
+        self.query = query
+        self.recipients = recipients
+        self.api = path if api is None else api
+
+
+class Family(Protocol):
+    """The two things that differ between DingTalk's API families."""
+
+    def request(self, call: Call[Any], token: Secret | None, timeout: float) -> Request:
+        """The request for one attempt, with the credential where this family wants it."""
+        ...
+
+    def outcome(
+        self, response: ResponseLike, request: Request, call: Call[T], secrets: Secrets
+    ) -> T | DingNotifyError:
+        """The decoded answer, or the typed error to raise (``secrets`` masked in its text).
+
+        Returned, not raised, so that no frame of its traceback holds the raw body."""
+        ...
+
+
+class Caller:
+    """Sends one family's calls with a valid credential, within the quota, per policy."""
+
+    def __init__(
+        self,
+        http: HttpCore,
+        family: Family,
+        *,
+        tokens: TokenRefresher | None = None,
+        governor: QuotaGovernor | None = None,
+        secrets: Secrets = (),
+    ) -> None:
+        self.http = http
+        self.family = family
+        self.tokens = tokens
+        self.governor = governor
+        self._secrets = secrets
+
+    async def call(
+        self,
+        call: Call[T],
+        *,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        on_attempt: Callable[[], None] | None = None,
+        on_retry: RetryHook | None = None,
+    ) -> T:
+        """One API call: every attempt it takes, within ``timeout`` each and ``retry``.
+
+        ``on_attempt`` runs just before each request is written."""
+
+        async def attempt(attempt_timeout: float) -> T:
+            return await self._attempt(call, attempt_timeout, on_attempt)
+
+        return await self.http.run(attempt, timeout=timeout, retry=retry, on_retry=on_retry)
+
+    async def _attempt(
+        self, call: Call[T], timeout: float, on_attempt: Callable[[], None] | None
+    ) -> T:
+        tokens, governor = self.tokens, self.governor
+        stale: Secret | None = None  # the token DingTalk rejected: it may echo it back
+        while True:
+            token = None if tokens is None else await tokens.get(timeout)
+            if governor is not None:
+                await governor.acquire(call.api, call.recipients)
+            request = self.family.request(call, token, timeout)
+            if on_attempt is not None:
+                on_attempt()
+            response = await self.http.exchange(request)
+            outcome = self.family.outcome(response, request, call,
+                                          (token, stale, *self._secrets))
+            if not isinstance(outcome, DingNotifyError):
+                return outcome
+            if isinstance(outcome, TokenError) and tokens is not None and token is not None \
+                    and stale is None:
+                stale = token
+                await tokens.invalidate(token)
+                continue
+            if isinstance(outcome, RateLimitedError) and governor is not None:
+                governor.penalize(call.api, outcome)
+            raise outcome

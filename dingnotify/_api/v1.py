@@ -1,0 +1,113 @@
+"""The new-generation family (``api.dingtalk.com``, v1.0): the token in a header, the
+HTTP status and a ``code`` for errors (``v1_wire``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import msgspec
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from .._errors import DingNotifyError, IPBannedError, ResponseDecodeError
+from .._http import HttpCore
+from .._redact import Secret
+from .._retry import RetryHook, RetryPolicy
+from .._transport import JSON_HEADERS, Request, ResponseLike, frozen_headers
+from ._ban import ban_wait
+from ._call import Call, Caller, Secrets
+from .v1_wire import decode_token, v1_error
+
+T = TypeVar("T")
+
+DEFAULT_API_BASE_URL = "https://api.dingtalk.com"
+PATH_TOKEN = "/v1.0/oauth2/accessToken"
+TOKEN_HEADER = "x-acs-dingtalk-access-token"
+
+_token_body = msgspec.json.Encoder().encode
+
+
+class V1Family:
+    """``x-acs-dingtalk-access-token`` header; any 2xx answer is the call's own body."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self._urls: dict[str, URL] = {}
+        self._headers_for: Secret | None = None
+        self._token_headers: tuple[CIMultiDictProxy[str], CIMultiDictProxy[str]]
+
+    def url(self, path: str) -> URL:
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = URL(self.base_url + path)
+        return url
+
+    def _headers(self, token: Secret, json: bool) -> CIMultiDictProxy[str]:
+        """The token header (and the JSON content type), built once per token."""
+        if token is not self._headers_for:
+            self._headers_for = token
+            self._token_headers = (
+                frozen_headers({TOKEN_HEADER: token.reveal()}),
+                frozen_headers({TOKEN_HEADER: token.reveal(), **JSON_HEADERS}),
+            )
+        return self._token_headers[json]
+
+    def request(self, call: Call[Any], token: Secret | None, timeout: float) -> Request:
+        assert token is not None
+        url = self.url(call.path)
+        return Request(call.method, url.with_query(call.query) if call.query else url,
+                       headers=self._headers(token, call.body is not None), content=call.body,
+                       timeout=timeout)
+
+    def outcome(
+        self, response: ResponseLike, request: Request, call: Call[T], secrets: Secrets
+    ) -> T | DingNotifyError:
+        if not 200 <= response.status < 300:
+            return v1_error(response, request.where, call.path, secrets)
+        body = response.content
+        if body[:1] != b"{" or b'"status"' in body[:64]:  # the per-IP ban page, maybe
+            wait = ban_wait(body)
+            if wait is not None:
+                return IPBannedError(wait, path=call.path)
+        return call.decode(body)
+
+
+async def fetch_v1_token(
+    http: HttpCore, family: V1Family, app_key: str, app_secret: Secret, timeout: float
+) -> tuple[Secret, float]:
+    """One ``POST /v1.0/oauth2/accessToken``: the token and its lifetime in seconds."""
+    request = Request(
+        "POST", family.url(PATH_TOKEN), headers=JSON_HEADERS,
+        content=_token_body({"appKey": app_key, "appSecret": app_secret.reveal()}),
+        timeout=timeout,
+    )
+    answer = family.outcome(await http.exchange(request), request,
+                            Call("POST", PATH_TOKEN, decode_token), (app_secret,))
+    if isinstance(answer, Exception):
+        raise answer
+    if not answer.access_token:
+        raise ResponseDecodeError(f"{PATH_TOKEN}: response has no accessToken")
+    return Secret(answer.access_token), float(answer.expire_in or 0)
+
+
+class V1Caller(Caller):
+    """The v1.0 family's caller, with ``send`` for calls that decode with a function."""
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        decode: Callable[[bytes], T],
+        *,
+        body: bytes | None = None,
+        query: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        on_attempt: Callable[[], None] | None = None,
+        on_retry: RetryHook | None = None,
+    ) -> T:
+        """One call: ``decode`` of a 2xx answer's body, else a typed error."""
+        return await self.call(Call(method, path, decode, body=body, query=query),
+                               timeout=timeout, retry=retry, on_attempt=on_attempt,
+                               on_retry=on_retry)

@@ -1,0 +1,64 @@
+"""Contacts: userid by mobile number."""
+
+from __future__ import annotations
+
+import msgspec
+
+from .._api.oapi import OapiCaller
+from .._constants import PATH_GET_BY_MOBILE, PATH_GET_BY_MOBILE_V2
+from .._errors import ResponseDecodeError, ValidationError
+from .._retry import RetryPolicy
+from ._models import MobileLookup
+from ._wire import MobileResponse, MobileV2Response
+
+_MOBILE_CHARS = frozenset("0123456789+- ")
+
+
+def check_mobile(mobile: object) -> str:
+    if not isinstance(mobile, str) or not mobile.strip():
+        raise ValidationError("mobile must be a non-empty string")
+    text = mobile.strip()
+    if len(text) > 20 or not set(text) <= _MOBILE_CHARS or not any(c.isdigit() for c in text):
+        raise ValidationError(f"not a mobile number: {text[:30]!r}")
+    return text
+
+
+class Users:
+    """``client.users``."""
+
+    def __init__(self, api: OapiCaller) -> None:
+        self._api = api
+
+    async def get_by_mobile(
+        self, mobile: str, *, timeout: float | None = None, retry: RetryPolicy | None = None
+    ) -> str:
+        """The userid of the employee with this mobile (``GET /user/get_by_mobile``).
+
+        Raises ``NotFoundError`` (errcode 60121) when nobody in the organisation has it.
+        """
+        envelope = await self._api.send(
+            "GET", PATH_GET_BY_MOBILE, MobileResponse,
+            query={"mobile": check_mobile(mobile)}, timeout=timeout, retry=retry,
+        )
+        if not envelope.userid:
+            raise ResponseDecodeError(f"{PATH_GET_BY_MOBILE}: response has no userid")
+        return envelope.userid
+
+    async def get_by_mobile_v2(
+        self, mobile: str, *, support_exclusive_account_search: bool = False,
+        timeout: float | None = None, retry: RetryPolicy | None = None,
+    ) -> MobileLookup:
+        """``POST /topapi/v2/user/getbymobile``, which can also find exclusive accounts."""
+        payload: dict[str, object] = {"mobile": check_mobile(mobile)}
+        if support_exclusive_account_search:
+            payload["support_exclusive_account_search"] = True
+        envelope = await self._api.send(
+            "POST", PATH_GET_BY_MOBILE_V2, MobileV2Response,
+            body=msgspec.json.encode(payload), timeout=timeout, retry=retry,
+        )
+        if envelope.result is None:
+            raise ResponseDecodeError(f"{PATH_GET_BY_MOBILE_V2}: response has no result")
+        return MobileLookup(
+            userid=envelope.result.userid,
+            exclusive_account_userids=envelope.result.exclusive_account_userid_list,
+        )

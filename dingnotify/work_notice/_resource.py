@@ -1,0 +1,306 @@
+"""Work notifications (``corpconversation``): send, progress, result, recall, status bar,
+and the fan-outs built on them (broadcast, wait, recall_all)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+
+import msgspec
+
+from .._api.oapi import OapiCaller
+from .._api.oapi_wire import Envelope
+from .._constants import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_POLL_INTERVAL,
+    PATH_ASYNCSEND,
+    PATH_PROGRESS,
+    PATH_RECALL,
+    PATH_RESULT,
+    PATH_STATUS_BAR,
+)
+from .._errors import ResponseDecodeError, ValidationError
+from .._quota import Quota
+from .._recipients import (
+    BatchPlanner,
+    UserIds,
+    UserIdStream,
+    check_userids_container,
+    unique_dept_ids,
+    unique_userids,
+)
+from .._retry import RetryHook, RetryPolicy
+from ..broadcast import (
+    AttemptHook,
+    Batch,
+    BroadcastEvent,
+    BroadcastReport,
+    PendingTask,
+    ProgressHook,
+    confirm_tasks,
+    recall_tasks,
+    run_broadcast,
+)
+from ._body import SendBody, check_agent_id
+from ._messages import Message
+from ._models import SendProgress, SendResult
+from ._wire import ProgressResponse, ResultResponse, SendResponse, parse_send_result
+
+_encode = msgspec.json.Encoder().encode
+MAX_TASK_ID = 2**63 - 1
+
+
+def check_task_id(task_id: object) -> int:
+    """A positive task id that fits DingTalk's Long."""
+    if isinstance(task_id, bool) or not isinstance(task_id, int) or not (
+        0 < task_id <= MAX_TASK_ID
+    ):
+        raise ValidationError(f"task_id must be a positive int, got {task_id!r}")
+    return task_id
+
+
+class WorkNotice:
+    """``client.work_notice``."""
+
+    def __init__(
+        self, api: OapiCaller, agent_id: int | None, flow_control_codes: Collection[str]
+    ) -> None:
+        self._api = api
+        self._agent_id = agent_id
+        self._flow_control_codes = frozenset(flow_control_codes)
+        governor = api.governor
+        self._quota = governor.quota if governor is not None else Quota()
+
+    def _agent(self, agent_id: int | None) -> int:
+        return check_agent_id(agent_id if agent_id is not None else self._agent_id)
+
+    async def send(
+        self,
+        message: Message,
+        *,
+        userids: UserIds = (),
+        dept_ids: Iterable[int] = (),
+        to_all_user: bool = False,
+        agent_id: int | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> int:
+        """Queue one work notification; returns DingTalk's ``task_id``.
+
+        At most the quota's ``userids_per_call``/``dept_ids_per_call`` recipients (after
+        de-duplication); ``broadcast`` takes any number. Acceptance is not delivery: check
+        ``get_result``.
+        """
+        body = SendBody(message, self._agent(agent_id), to_all_user=bool(to_all_user))
+        users, depts = unique_userids(userids), unique_dept_ids(dept_ids)
+        quota = self._quota
+        if len(users) > quota.userids_per_call or len(depts) > quota.dept_ids_per_call:
+            raise ValidationError(
+                f"one call takes at most {quota.userids_per_call} userids and "
+                f"{quota.dept_ids_per_call} dept ids (got {len(users)} and {len(depts)}); "
+                "use broadcast for more"
+            )
+        return await self._send(body, users, depts, timeout=timeout, retry=retry)
+
+    async def _send(
+        self,
+        body: SendBody,
+        userids: tuple[str, ...] | list[str],
+        dept_ids: tuple[int, ...] | list[int],
+        *,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        on_attempt: AttemptHook | None = None,
+        on_retry: RetryHook | None = None,
+    ) -> int:
+        rendered = body.render(userids, dept_ids)
+        envelope = await self._api.send(
+            "POST", PATH_ASYNCSEND, SendResponse, body=rendered, timeout=timeout, retry=retry,
+            on_attempt=on_attempt, on_retry=on_retry,
+            recipients=self._quota.reservation(len(userids), len(dept_ids), body.to_all_user),
+        )
+        if envelope.task_id is None:
+            raise ResponseDecodeError(f"{PATH_ASYNCSEND}: response has no task_id")
+        return check_task_id_answer(envelope.task_id)
+
+    async def _task_call(
+        self, path: str, kind: type[Envelope], payload: dict[str, object],
+        timeout: float | None, retry: RetryPolicy | None,
+    ) -> Envelope:
+        return await self._api.send("POST", path, kind, body=_encode(payload), timeout=timeout,
+                                    retry=retry)
+
+    async def get_progress(
+        self, task_id: int, *, agent_id: int | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> SendProgress:
+        """How far DingTalk has got delivering ``task_id``."""
+        envelope = await self._task_call(
+            PATH_PROGRESS, ProgressResponse,
+            {"agent_id": self._agent(agent_id), "task_id": check_task_id(task_id)},
+            timeout, retry)
+        assert isinstance(envelope, ProgressResponse)
+        if envelope.progress is None:
+            raise ResponseDecodeError(f"{PATH_PROGRESS}: response has no progress")
+        return SendProgress(
+            percent=envelope.progress.progress_in_percent, status=envelope.progress.status
+        )
+
+    async def get_result(
+        self, task_id: int, *, agent_id: int | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> SendResult:
+        """Who was invalid, forbidden, throttled, failed, read and unread for ``task_id``."""
+        envelope = await self._task_call(
+            PATH_RESULT, ResultResponse,
+            {"agent_id": self._agent(agent_id), "task_id": check_task_id(task_id)},
+            timeout, retry)
+        assert isinstance(envelope, ResultResponse)
+        return parse_send_result(envelope.send_result, self._flow_control_codes)
+
+    async def recall(
+        self, task_id: int, *, agent_id: int | None = None, timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        """Withdraw a sent notification from every recipient."""
+        await self._task_call(
+            PATH_RECALL, Envelope,
+            {"agent_id": self._agent(agent_id), "msg_task_id": check_task_id(task_id)},
+            timeout, retry)
+
+    async def update_status_bar(
+        self,
+        task_id: int,
+        status_value: str,
+        *,
+        status_bg: str | None = None,
+        agent_id: int | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        """Change the status bar of an OA message already sent."""
+        if not isinstance(status_value, str) or not status_value:
+            raise ValidationError("status_value must be a non-empty string")
+        payload: dict[str, object] = {
+            "agent_id": self._agent(agent_id), "task_id": check_task_id(task_id),
+            "status_value": status_value,
+        }
+        if status_bg is not None:
+            payload["status_bg"] = status_bg
+        await self._task_call(PATH_STATUS_BAR, Envelope, payload, timeout, retry)
+
+    async def broadcast(
+        self,
+        message: Message,
+        *,
+        userids: UserIdStream = (),
+        dept_ids: Iterable[int] = (),
+        to_all_user: bool = False,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        rate: float | None = None,
+        timeout: float | None = None,
+        agent_id: int | None = None,
+        retry: RetryPolicy | None = None,
+        on_event: Callable[[BroadcastEvent], None] | None = None,
+        report: BroadcastReport | None = None,
+        acknowledged: Mapping[int, int] | None = None,
+    ) -> BroadcastReport:
+        """Notify any number of people, in batches sized by the client's ``Quota``.
+
+        Recipients are de-duplicated in order; ``userids`` may be a collection, a generator
+        or an async iterator of any length. At most ``concurrency`` calls are in flight;
+        the quota governor paces them and ``rate`` caps this broadcast further (calls per
+        second). Every batch ends acknowledged (its ``task_id`` in ``report.task_ids``),
+        failed (certainly not sent) or unknown (may have been sent), with its error. A
+        collection is fully checked before anything is sent; a stream's invalid entries
+        are skipped and listed in ``report.rejected``.
+        """
+        body = SendBody(message, self._agent(agent_id), to_all_user=bool(to_all_user))
+        check_userids_container(userids)
+        depts = unique_dept_ids(dept_ids)
+        if to_all_user and (depts or (isinstance(userids, Collection) and userids)):
+            raise ValidationError("to_all_user sends to everyone: give no userids/dept_ids")
+        if not to_all_user and isinstance(userids, Collection) and not userids and not depts:
+            raise ValidationError("no recipients: give userids or dept_ids")
+        planner = BatchPlanner(depts, userids_per_call=self._quota.userids_per_call,
+                               dept_ids_per_call=self._quota.dept_ids_per_call)
+
+        async def send(batch: Batch, on_attempt: AttemptHook, on_retry: RetryHook) -> int:
+            return await self._send(body, batch.userids, batch.dept_ids, retry=retry,
+                                    on_attempt=on_attempt, on_retry=on_retry)
+
+        return await run_broadcast(
+            send, userids, planner=planner,
+            concurrency=1 if to_all_user else concurrency, rate=rate, timeout=timeout,
+            on_event=on_event, report=report, acknowledged=acknowledged,
+            at_least_one=bool(to_all_user),
+        )
+
+    async def wait(
+        self,
+        tasks: Iterable[int] | BroadcastReport,
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        agent_id: int | None = None,
+        on_progress: ProgressHook | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> SendResult:
+        """Wait until DingTalk has processed every task, then merge their send results.
+
+        Pass the ``BroadcastReport`` itself to confirm userid-only tasks from one result
+        call each (task ids alone cost a progress poll too). Polls draw on the client's
+        quota like every call; ``retry`` applies to each of them, and ``timeout`` bounds the
+        whole wait. Raises ``DeliveryTimeoutError`` (a ``TimeoutError``) listing unfinished
+        tasks.
+        """
+        agent = self._agent(agent_id)
+        pending = _pending_tasks(tasks)
+
+        async def progress(task_id: int) -> SendProgress:
+            return await self.get_progress(task_id, agent_id=agent, retry=retry)
+
+        async def result(task_id: int) -> SendResult:
+            return await self.get_result(task_id, agent_id=agent, retry=retry)
+
+        return await confirm_tasks(
+            pending, progress, result, merge=SendResult.merge, poll_interval=poll_interval, timeout=timeout,
+            concurrency=concurrency, on_progress=on_progress,
+        )
+
+    async def recall_all(
+        self,
+        task_ids: Iterable[int],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        agent_id: int | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> dict[int, Exception]:
+        """Recall every task; returns ``{task_id: error}`` for those that could not be.
+
+        ``timeout`` and ``retry`` apply to each recall call."""
+        agent = self._agent(agent_id)
+        ids = [check_task_id(t) for t in task_ids]
+
+        async def recall(task_id: int) -> None:
+            await self.recall(task_id, agent_id=agent, timeout=timeout, retry=retry)
+
+        return await recall_tasks(ids, recall, concurrency=concurrency)
+
+
+def check_task_id_answer(task_id: object) -> int:
+    """A task id from DingTalk's answer; anything else is a malformed response."""
+    try:
+        return check_task_id(task_id)
+    except ValidationError:
+        raise ResponseDecodeError(f"{PATH_ASYNCSEND}: answered task_id {task_id!r}") from None
+
+
+def _pending_tasks(tasks: Iterable[int] | BroadcastReport) -> list[PendingTask]:
+    if isinstance(tasks, BroadcastReport):
+        return [
+            PendingTask(b.task_id, b.userids if b.userids and not b.dept_ids else None)
+            for b in tasks.batches if isinstance(b.task_id, int)
+        ]
+    return [PendingTask(check_task_id(t)) for t in tasks]
