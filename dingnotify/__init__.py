@@ -37,6 +37,7 @@ from ._errors import (
     TransportError,
     ValidationError,
 )
+from ._options import ConnectorOptions
 from ._quota import Governor, Quota
 from ._recipients import (
     PlannedBatch,
@@ -90,6 +91,7 @@ __all__ = [
     "BroadcastTimeoutError",
     "ClientClosedError",
     "ConnectionFailedError",
+    "ConnectorOptions",
     "Coordination",
     "CredentialsError",
     "CrossDomainMessage",

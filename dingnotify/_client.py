@@ -3,11 +3,10 @@ resources."""
 
 from __future__ import annotations
 
-import ssl as ssl_module
 import time
 from collections.abc import Collection, Mapping
 from functools import partial
-from typing import Any
+from typing import Any, Unpack
 
 import aiohttp
 import msgspec
@@ -18,9 +17,6 @@ from ._api.v1 import DEFAULT_API_BASE_URL, V1Caller, V1Family, fetch_v1_token
 from ._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_CLOSE_GRACE,
-    DEFAULT_DNS_CACHE_TTL,
-    DEFAULT_KEEPALIVE_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT,
     FLOW_CONTROL_CODES,
     TOKEN_REFRESH_MARGIN,
@@ -28,11 +24,12 @@ from ._constants import (
 from ._coordination import Coordination, QuotaGovernor
 from ._errors import ValidationError
 from ._http import ClientLifecycle, HttpCore
+from ._options import ConnectorKeywords, ConnectorOptions
 from ._quota import Governor, Quota
 from ._redact import Secret
 from ._retry import RetryPolicy
 from ._token import Clock, FetchToken, TokenRefresher, TokenStore
-from ._transport import AiohttpTransport, AsyncTransport
+from ._transport import AsyncTransport, client_transport
 from .impaas import Impaas
 from .media import Media
 from .robot import Robot
@@ -48,19 +45,41 @@ def _check_url(name: str, url: str) -> str:
     return url.rstrip("/")
 
 
+def _check_arguments(
+    app_key: str, app_secret: str, agent_id: int | None, quota: Quota | Governor | None,
+    token_store: TokenStore | None, coordination: Coordination | None,
+) -> None:
+    if not isinstance(app_key, str) or not app_key:
+        raise ValidationError("app_key must be a non-empty string")
+    if not isinstance(app_secret, str) or not app_secret:
+        raise ValidationError("app_secret must be a non-empty string")
+    if agent_id is not None and (isinstance(agent_id, bool) or not isinstance(agent_id, int)):
+        raise ValidationError("agent_id must be an int")
+    if quota is not None and not isinstance(quota, Quota | Governor):
+        raise ValidationError("quota must be a Quota, a Governor or None")
+    if coordination is not None and token_store is not None:
+        raise ValidationError("give coordination= or token_store=, not both")
+    if coordination is not None and isinstance(quota, Governor):
+        raise ValidationError("with coordination=, give quota= a Quota: it builds the "
+                              "shared governor")
+
+
 class DingTalkClient(ClientLifecycle):
     """Async client for DingTalk's server API; share one per process (and event loop).
 
     ``async with DingTalkClient(app_key, app_secret, agent_id=...) as client: ...``
     The client owns a pooled ``aiohttp`` session unless you pass ``session=`` (used and
     left open) or a ``transport=`` of your own (``dingnotify.testing.MockTransport`` in
-    unit tests). Every call draws from one quota governor (``quota=None`` turns client-side
-    limits off, for tests; a ``Governor`` of your own is shared by every client you give it
-    to); ``timeout`` is per request, ``retry`` the default policy.
+    unit tests); ``connector=ConnectorOptions(...)`` shapes the pool it creates (size,
+    keep-alive, DNS cache, TLS). Every call draws from one quota governor (``quota=None``
+    turns client-side limits off, for tests; a ``Governor`` of your own is shared by every
+    client you give it to); ``timeout`` is per request, ``retry`` the default policy.
     ``client.robot`` speaks the new-generation API at ``api_base_url`` with a token of its
     own, for the enterprise robot ``robot_code`` (or one given per call). ``coordination=``
     (``dingnotify.redis.RedisCoordination``) shares both tokens and the quota windows with
     every other process of the app; the client uses it and leaves it open.
+    The former keywords ``max_connections=``, ``keepalive_timeout=``, ``dns_cache_ttl=`` and
+    ``ssl=`` still work for one release, with a ``DeprecationWarning``.
     """
 
     def __init__(
@@ -77,32 +96,17 @@ class DingTalkClient(ClientLifecycle):
         timeout: float = DEFAULT_TIMEOUT,
         transport: AsyncTransport | None = None,
         session: aiohttp.ClientSession | None = None,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT,
-        dns_cache_ttl: int = DEFAULT_DNS_CACHE_TTL,
-        ssl: bool | ssl_module.SSLContext = True,
+        connector: ConnectorOptions | None = None,
         token_store: TokenStore | None = None,
         coordination: Coordination | None = None,
         token_refresh_margin: float = TOKEN_REFRESH_MARGIN,
         flow_control_codes: Collection[str] = FLOW_CONTROL_CODES,
         close_grace: float = DEFAULT_CLOSE_GRACE,
         clock: Clock = time.monotonic,
+        **deprecated: Unpack[ConnectorKeywords],
     ) -> None:
-        if not isinstance(app_key, str) or not app_key:
-            raise ValidationError("app_key must be a non-empty string")
-        if not isinstance(app_secret, str) or not app_secret:
-            raise ValidationError("app_secret must be a non-empty string")
-        if agent_id is not None and (isinstance(agent_id, bool) or not isinstance(agent_id, int)):
-            raise ValidationError("agent_id must be an int")
-        if quota is not None and not isinstance(quota, Quota | Governor):
-            raise ValidationError("quota must be a Quota, a Governor or None")
-        if transport is not None and session is not None:
-            raise ValidationError("give transport= or session=, not both")
-        if coordination is not None and token_store is not None:
-            raise ValidationError("give coordination= or token_store=, not both")
-        if coordination is not None and isinstance(quota, Governor):
-            raise ValidationError("with coordination=, give quota= a Quota: it builds the "
-                                  "shared governor")
+        _check_arguments(app_key, app_secret, agent_id, quota, token_store, coordination)
+        wire = client_transport("DingTalkClient", transport, session, connector, deprecated)
         self.app_key = app_key
         self.agent_id = agent_id
         self.base_url = _check_url("base_url", base_url)
@@ -113,13 +117,9 @@ class DingTalkClient(ClientLifecycle):
                         else coordination.governor(app_key, quota))
         self.quota = None if governor is None else governor.quota
         secret = Secret(app_secret)
-        self._http = HttpCore(
-            transport if transport is not None else AiohttpTransport(
-                session=session, max_connections=max_connections,
-                keepalive_timeout=keepalive_timeout, dns_cache_ttl=dns_cache_ttl, ssl=ssl),
-            timeout=timeout, retry=retry if retry is not None else RetryPolicy(),
-            close_grace=close_grace,
-        )
+        self._http = HttpCore(wire, timeout=timeout,
+                              retry=retry if retry is not None else RetryPolicy(),
+                              close_grace=close_grace)
         if coordination is not None:
             token_store = coordination.token_store()
 

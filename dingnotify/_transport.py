@@ -10,27 +10,27 @@ chained exception (whose text holds the full URL) is dropped, not merely hidden.
 from __future__ import annotations
 
 import logging
-import ssl as ssl_module
-from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Collection, Mapping
+from typing import Any, Protocol, Unpack, runtime_checkable
 
 import aiohttp
 import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from ._constants import (
-    DEFAULT_DNS_CACHE_TTL,
-    DEFAULT_KEEPALIVE_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS,
-    JSON_CONTENT_TYPE,
-    MAX_RESPONSE_BYTES,
-)
+from ._constants import JSON_CONTENT_TYPE, MAX_RESPONSE_BYTES
 from ._errors import (
     ConnectionFailedError,
     RequestTimeoutError,
     ResponseDecodeError,
     TransportError,
+    ValidationError,
+)
+from ._options import (
+    CONNECTOR_FIELDS,
+    ConnectorKeywords,
+    ConnectorOptions,
+    connector_options,
 )
 from ._redact import redact
 
@@ -144,41 +144,44 @@ class AsyncTransport(Protocol):
 class AiohttpTransport:
     """The default transport: one pooled session, created on first use, never redirected.
 
-    An injected ``session`` is used and left open. Redirects are never followed, whatever
-    the session's defaults: a 3xx comes back as a response, which the client refuses.
+    An injected ``session`` is used and left open (its own connector applies); otherwise
+    the session's ``aiohttp.TCPConnector`` is built from ``connector=``
+    (``ConnectorOptions``; giving both is a ``ValidationError``). Redirects are never
+    followed, whatever the session's defaults: a 3xx comes back as a response, which the
+    client refuses.
+
+    The keywords ``max_connections=``, ``keepalive_timeout=``, ``dns_cache_ttl=`` and
+    ``ssl=`` still work for one release, with a ``DeprecationWarning``, as on
+    ``DingTalkClient``: one way to shape the pool, and one release to move to it.
     """
 
     def __init__(
         self,
-        *,
         session: aiohttp.ClientSession | None = None,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT,
-        dns_cache_ttl: int = DEFAULT_DNS_CACHE_TTL,
-        ssl: bool | ssl_module.SSLContext = True,
+        *,
+        connector: ConnectorOptions | None = None,
+        **deprecated: Unpack[ConnectorKeywords],
     ) -> None:
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or (
-            max_connections < 1
-        ):
-            raise ValueError("max_connections must be an int of at least 1")
+        if session is not None and connector is not None:
+            raise ValidationError("connector= shapes the pool this transport creates: "
+                                  "give it or session=, not both")
+        options = connector_options("AiohttpTransport", connector, deprecated, stacklevel=2)
         self._session = session
         self._owns_session = session is None
-        self._max_connections = max_connections
-        self._keepalive_timeout = keepalive_timeout
-        self._dns_cache_ttl = dns_cache_ttl
-        self._ssl = ssl
+        self._options = options if options is not None else ConnectorOptions()
         self._timeout = aiohttp.ClientTimeout()
 
     @property
     def session(self) -> aiohttp.ClientSession:
         """The pooled session (it needs a running loop, hence created on first use)."""
         if self._session is None:
+            options = self._options
             connector = aiohttp.TCPConnector(
-                limit=self._max_connections,
-                keepalive_timeout=self._keepalive_timeout,
-                ttl_dns_cache=self._dns_cache_ttl,
+                limit=options.max_connections,
+                keepalive_timeout=options.keepalive_timeout,
+                ttl_dns_cache=options.dns_cache_ttl,
                 use_dns_cache=True,
-                ssl=self._ssl,
+                ssl=options.ssl,
             )
             self._session = aiohttp.ClientSession(connector=connector, raise_for_status=False)
         return self._session
@@ -219,7 +222,32 @@ class AiohttpTransport:
         return self._timeout
 
     def __repr__(self) -> str:
-        return f"AiohttpTransport(max_connections={self._max_connections})"
+        return f"AiohttpTransport(max_connections={self._options.max_connections})"
+
+
+def client_transport(
+    owner: str,
+    transport: AsyncTransport | None,
+    session: aiohttp.ClientSession | None,
+    connector: ConnectorOptions | None,
+    deprecated: Mapping[str, Any],
+    *,
+    accepted: Collection[str] = CONNECTOR_FIELDS,
+) -> AsyncTransport:
+    """The transport a client's ``transport=``, ``session=``, ``connector=`` and deprecated
+    connector keywords spell, all checked; the warning names the line that called
+    ``owner``'s constructor. Old keywords beside ``transport=``/``session=`` are ignored,
+    as they always were."""
+    if transport is not None and session is not None:
+        raise ValidationError("give transport= or session=, not both")
+    if connector is not None and (transport is not None or session is not None):
+        raise ValidationError("connector= shapes the pool the client creates: "
+                              "not with transport= or session=")
+    options = connector_options(owner, connector, deprecated, accepted=accepted, stacklevel=3)
+    if transport is not None:
+        return transport
+    return AiohttpTransport(session) if session is not None else AiohttpTransport(
+        connector=options)
 
 
 async def _read_capped(resp: aiohttp.ClientResponse) -> bytes | None:

@@ -8,10 +8,9 @@ transport, lifecycle and retry engine as ``DingTalkClient``.
 from __future__ import annotations
 
 import re
-import ssl as ssl_module
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import urlencode
 
 import aiohttp
@@ -19,17 +18,13 @@ import aiohttp
 from .._api import Call, Caller
 from .._api.top import TopFamily, response_or_error, top_timestamp
 from .._api.top_signing import SIGN_METHODS
-from .._constants import (
-    DEFAULT_CLOSE_GRACE,
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_TIMEOUT,
-    DEFAULT_TOP_URL,
-)
+from .._constants import DEFAULT_CLOSE_GRACE, DEFAULT_TIMEOUT, DEFAULT_TOP_URL
 from .._errors import ValidationError
 from .._http import ClientLifecycle, HttpCore
+from .._options import ConnectorOptions, PoolKeywords
 from .._redact import Secret
 from .._retry import RetryPolicy
-from .._transport import AiohttpTransport, AsyncTransport
+from .._transport import AsyncTransport, client_transport
 from ._lyservice import LyService
 from ._params import business_params
 
@@ -57,7 +52,9 @@ class TopClient(ClientLifecycle):
 
     ``execute`` calls any TOP method; ``lyservice.send_lippi_message`` wraps
     ``alibaba.lyservice.lippi.message.send``.
-    Like ``DingTalkClient`` it takes ``transport=`` (e.g. ``dingnotify.testing.MockTransport``).
+    Like ``DingTalkClient`` it takes ``transport=`` (e.g. ``dingnotify.testing.MockTransport``),
+    ``session=`` or ``connector=ConnectorOptions(...)``; the former ``max_connections=`` and
+    ``ssl=`` still work for one release, with a ``DeprecationWarning``.
     """
 
     def __init__(
@@ -71,13 +68,13 @@ class TopClient(ClientLifecycle):
         timeout: float = DEFAULT_TIMEOUT,
         transport: AsyncTransport | None = None,
         session: aiohttp.ClientSession | None = None,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-        ssl: bool | ssl_module.SSLContext = True,
+        connector: ConnectorOptions | None = None,
         simplify: bool = False,
         partner_id: str | None = None,
         session_key: str | None = None,
         close_grace: float = DEFAULT_CLOSE_GRACE,
         clock: Callable[[], float] = time.time,
+        **deprecated: Unpack[PoolKeywords],
     ) -> None:
         if not isinstance(app_key, str) or not app_key:
             raise ValidationError("app_key must be a non-empty string")
@@ -85,8 +82,8 @@ class TopClient(ClientLifecycle):
             raise ValidationError("app_secret must be a non-empty string")
         if sign_method not in SIGN_METHODS:
             raise ValidationError(f"sign_method must be one of {SIGN_METHODS}")
-        if transport is not None and session is not None:
-            raise ValidationError("give transport= or session=, not both")
+        wire = client_transport("TopClient", transport, session, connector, deprecated,
+                                accepted=("max_connections", "ssl"))
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise ValidationError("url must be an http(s) URL")
         self.app_key = app_key
@@ -97,12 +94,9 @@ class TopClient(ClientLifecycle):
         self._secret = Secret(app_secret)
         self._session_key = Secret(session_key) if session_key else None
         self._clock = clock
-        self._http = HttpCore(
-            transport if transport is not None else AiohttpTransport(
-                session=session, max_connections=max_connections, ssl=ssl),
-            timeout=timeout, retry=retry if retry is not None else RetryPolicy(),
-            close_grace=close_grace,
-        )
+        self._http = HttpCore(wire, timeout=timeout,
+                              retry=retry if retry is not None else RetryPolicy(),
+                              close_grace=close_grace)
         self._api = Caller(
             self._http,
             TopFamily(url, app_key, self._secret, sign_method=sign_method, simplify=simplify,

@@ -264,8 +264,8 @@ class WorkNotice:
             return await self.get_result(task_id, agent_id=agent, retry=retry)
 
         return await confirm_tasks(
-            pending, progress, result, merge=SendResult.merge, poll_interval=poll_interval, timeout=timeout,
-            concurrency=concurrency, on_progress=on_progress,
+            pending, progress, result, merge=SendResult.merge, poll_interval=poll_interval,
+            timeout=timeout, concurrency=concurrency, on_progress=on_progress,
         )
 
     async def recall_all(

@@ -112,7 +112,7 @@ async def test_no_secret_or_token_in_logs_or_errors(caplog: pytest.LogCaptureFix
 async def test_tls_verification_is_on_by_default() -> None:
     async with DingTalkClient("key", "secret") as client:
         transport = client._http.transport
-        assert isinstance(transport, AiohttpTransport) and transport._ssl is True
+        assert isinstance(transport, AiohttpTransport) and transport._options.ssl is True
         connector = transport.session.connector
         assert connector is not None and connector._ssl is True  # type: ignore[attr-defined]
         assert client.base_url.startswith("https://")

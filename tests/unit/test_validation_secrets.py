@@ -385,8 +385,9 @@ async def test_injected_session_is_used_and_left_open() -> None:
 
 
 async def test_owned_session_has_explicit_pool_limits() -> None:
-    async with dingnotify.DingTalkClient(APP_KEY, APP_SECRET, base_url=BASE,
-                                         max_connections=7) as c:
+    async with dingnotify.DingTalkClient(
+            APP_KEY, APP_SECRET, base_url=BASE,
+            connector=dingnotify.ConnectorOptions(max_connections=7)) as c:
         transport = c._http.transport
         assert isinstance(transport, dingnotify.AiohttpTransport)
         session = transport.session
