@@ -26,7 +26,6 @@ from .._token import TokenRefresher
 from .._transport import Request, ResponseLike
 
 T = TypeVar("T")
-T_co = TypeVar("T_co", covariant=True)
 Secrets = tuple[Secret | None, ...]
 
 
