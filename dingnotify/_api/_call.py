@@ -17,9 +17,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
+from yarl import URL
+
 from .._coordination import QuotaGovernor
-from .._errors import DingNotifyError, RateLimitedError, TokenError
-from .._http import HttpCore
+from .._errors import (
+    DingNotifyError,
+    HTTPStatusError,
+    RateLimitedError,
+    TokenError,
+    status_error_for,
+)
+from .._http import HttpCore, retry_after
 from .._redact import Secret
 from .._retry import RetryHook, RetryPolicy
 from .._token import TokenRefresher
@@ -75,6 +83,38 @@ class Family(Protocol):
 
         Returned, not raised, so that no frame of its traceback holds the raw body."""
         ...
+
+
+class Endpoints:
+    """A family's URLs under its base, each built once."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self._urls: dict[str, URL] = {}
+
+    def url(self, path: str) -> URL:
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = URL(self.base_url + path)
+        return url
+
+
+def status_failure(response: ResponseLike, request: Request) -> HTTPStatusError:
+    """The error for an HTTP status a family does not expect (never a redirect followed)."""
+    return status_error_for(response.status,
+                            f"{request.where} answered HTTP {response.status}",
+                            retry_after=retry_after(response))
+
+
+async def read_once(
+    http: HttpCore, family: Family, request: Request, call: Call[T], secrets: Secrets
+) -> T:
+    """One request outside the attempt loop, read by ``family``: a token fetch, which has
+    no token and takes no slot (it runs inside the attempt that needs the token)."""
+    outcome = family.outcome(await http.exchange(request), request, call, secrets)
+    if isinstance(outcome, DingNotifyError):
+        raise outcome
+    return outcome
 
 
 class Caller:

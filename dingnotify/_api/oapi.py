@@ -12,32 +12,25 @@ from typing import Any, TypeVar
 from yarl import URL
 
 from .._constants import JSON_CONTENT_TYPE, PATH_GETTOKEN
-from .._errors import DingNotifyError, ResponseDecodeError, status_error_for
-from .._http import HttpCore, retry_after
+from .._errors import DingNotifyError, ResponseDecodeError
+from .._http import HttpCore
 from .._redact import Secret
 from .._retry import RetryHook, RetryPolicy
 from .._transport import JSON_HEADERS, Request, ResponseLike, frozen_headers
-from ._call import Call, Caller, Secrets
+from ._call import Call, Caller, Endpoints, Secrets, read_once, status_failure
 from .oapi_wire import E, Envelope, TokenResponse, answer_or_error, envelope_decoder
 
 T = TypeVar("T")
 _decode_token = envelope_decoder(TokenResponse)
 
 
-class OapiFamily:
+class OapiFamily(Endpoints):
     """``access_token`` in the query; an answer is HTTP 200 with an ``errcode`` envelope."""
 
     def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self._urls: dict[str, URL] = {}
+        super().__init__(base_url)
         self._signed_for: Secret | None = None
         self._signed: dict[str, URL] = {}
-
-    def url(self, path: str) -> URL:
-        url = self._urls.get(path)
-        if url is None:
-            url = self._urls[path] = URL(self.base_url + path)
-        return url
 
     def _signed_url(self, path: str, token: Secret, query: Mapping[str, str] | None) -> URL:
         """The URL with ``access_token`` in its query. Without other parameters it is
@@ -61,9 +54,7 @@ class OapiFamily:
         self, response: ResponseLike, request: Request, call: Call[T], secrets: Secrets
     ) -> T | DingNotifyError:
         if response.status != 200:
-            return status_error_for(
-                response.status, f"{request.where} answered HTTP {response.status}",
-                retry_after=retry_after(response))
+            return status_failure(response, request)
         return answer_or_error(response.content, call.decode, call.path,  # type: ignore[type-var]
                                secrets)
 
@@ -77,10 +68,8 @@ async def fetch_oapi_token(
                                                     appsecret=app_secret.reveal()),
         timeout=timeout,
     )
-    answer = family.outcome(await http.exchange(request), request,
-                            Call("GET", PATH_GETTOKEN, _decode_token), (app_secret,))
-    if isinstance(answer, Exception):
-        raise answer
+    answer = await read_once(http, family, request, Call("GET", PATH_GETTOKEN, _decode_token),
+                             (app_secret,))
     if not answer.access_token:
         raise ResponseDecodeError(f"{PATH_GETTOKEN}: response has no access_token")
     return Secret(answer.access_token), float(answer.expires_in or 0)

@@ -21,12 +21,10 @@ from .._errors import (
     ResponseDecodeError,
     TopBusyError,
     TopError,
-    status_error_for,
 )
-from .._http import retry_after
 from .._redact import Secret, scrub
 from .._transport import Request, ResponseLike, frozen_headers
-from ._call import Call, Secrets
+from ._call import Call, Secrets, status_failure
 from .top_signing import sign
 
 T = TypeVar("T")
@@ -145,9 +143,7 @@ class TopFamily:
         self, response: ResponseLike, request: Request, call: Call[T], secrets: Secrets
     ) -> T | DingNotifyError:
         if response.status != 200:
-            return status_error_for(
-                response.status, f"{request.where} answered HTTP {response.status}",
-                retry_after=retry_after(response))
+            return status_failure(response, request)
         outcome = response_or_error(response.content, call.path, simplify=self.simplify,
                                     secrets=secrets)
         if isinstance(outcome, DingNotifyError):

@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 
 import msgspec
 from multidict import CIMultiDictProxy
-from yarl import URL
 
 from .._errors import DingNotifyError, IPBannedError, ResponseDecodeError
 from .._http import HttpCore
@@ -16,7 +15,7 @@ from .._redact import Secret
 from .._retry import RetryHook, RetryPolicy
 from .._transport import JSON_HEADERS, Request, ResponseLike, frozen_headers
 from ._ban import ban_wait
-from ._call import Call, Caller, Secrets
+from ._call import Call, Caller, Endpoints, Secrets, read_once
 from .v1_wire import decode_token, v1_error
 
 T = TypeVar("T")
@@ -28,20 +27,11 @@ TOKEN_HEADER = "x-acs-dingtalk-access-token"
 _token_body = msgspec.json.Encoder().encode
 
 
-class V1Family:
+class V1Family(Endpoints):
     """``x-acs-dingtalk-access-token`` header; any 2xx answer is the call's own body."""
 
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self._urls: dict[str, URL] = {}
-        self._headers_for: Secret | None = None
-        self._token_headers: tuple[CIMultiDictProxy[str], CIMultiDictProxy[str]]
-
-    def url(self, path: str) -> URL:
-        url = self._urls.get(path)
-        if url is None:
-            url = self._urls[path] = URL(self.base_url + path)
-        return url
+    _headers_for: Secret | None = None
+    _token_headers: tuple[CIMultiDictProxy[str], CIMultiDictProxy[str]]
 
     def _headers(self, token: Secret, json: bool) -> CIMultiDictProxy[str]:
         """The token header (and the JSON content type), built once per token."""
@@ -82,10 +72,8 @@ async def fetch_v1_token(
         content=_token_body({"appKey": app_key, "appSecret": app_secret.reveal()}),
         timeout=timeout,
     )
-    answer = family.outcome(await http.exchange(request), request,
-                            Call("POST", PATH_TOKEN, decode_token), (app_secret,))
-    if isinstance(answer, Exception):
-        raise answer
+    answer = await read_once(http, family, request, Call("POST", PATH_TOKEN, decode_token),
+                             (app_secret,))
     if not answer.access_token:
         raise ResponseDecodeError(f"{PATH_TOKEN}: response has no accessToken")
     return Secret(answer.access_token), float(answer.expire_in or 0)
