@@ -14,6 +14,9 @@ Head-counts of departments and of ``to_all_user`` are unknown to the client. The
 a department reserves ``recipients_per_dept`` recipients (an estimate you can raise), and
 ``to_all_user`` reserves the whole minute's budget. What slips through anyway shows up
 as ``SendResult.throttled_userids``, which a second broadcast re-sends.
+
+An API whose budget is not the app's (a group robot's 20 messages a minute) gets one
+window of its own from ``Governor.limit``, with the same margins.
 """
 
 from __future__ import annotations
@@ -280,8 +283,9 @@ class Governor:
 
     def _wait(self, state: _Api, recipients: int) -> float:
         now = self._clock()
-        wait = max(self._all_closed_until - now, state.closed_until - now,
-                   *(window.wait_for(now, 1) for window in state.windows))
+        wait = max(self._all_closed_until, state.closed_until) - now
+        for window in state.windows:
+            wait = max(wait, window.wait_for(now, 1))
         if state.spacer is not None:
             wait = max(wait, state.spacer.wait_for(now))
         if recipients:
