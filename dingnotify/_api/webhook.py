@@ -1,5 +1,6 @@
 """The webhook family (custom group robots): every attempt's URL signed afresh, JSON body,
-``{"errcode","errmsg"}`` answers read by the map in ``webhook_errors``.
+``{"errcode","errmsg"}`` answers read by the map in ``webhook_errors`` (or the per-IP ban
+page, which oapi.dingtalk.com answers for every path).
 
 The access token is in the URL itself, so a redirect is refused rather than followed, and
 every text that could echo the URL or an answer is passed through ``Credentials.redact``.
@@ -12,10 +13,11 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from .._errors import DingNotifyError, ResponseDecodeError, status_error_for
+from .._errors import DingNotifyError, IPBannedError, ResponseDecodeError, status_error_for
 from .._http import retry_after
 from .._redact import Secret
 from .._transport import Request, ResponseLike, frozen_headers
+from ._ban import ban_wait
 from ._call import Call, Secrets
 from .webhook_errors import webhook_error_for
 from .webhook_signing import Credentials
@@ -29,7 +31,10 @@ BUDGET_PREFIX = "webhook:"
 
 
 class _Answer(msgspec.Struct):
-    errcode: int = 0
+    """``errcode`` is required: a JSON answer without one (the per-IP ban page, a proxy's
+    page) is not a delivery."""
+
+    errcode: int
     errmsg: str = ""
 
 
@@ -68,6 +73,9 @@ class WebhookFamily:
                                     retry_after=retry_after(response))
         answer = _answer(response.content)
         if answer is None:
+            wait = ban_wait(response.content)
+            if wait is not None:
+                return IPBannedError(wait, path=call.path)
             return ResponseDecodeError(f"{where} answered a body that is not the JSON expected")
         if answer.errcode != 0:
             return webhook_error_for(answer.errcode, self._creds.redact(answer.errmsg))

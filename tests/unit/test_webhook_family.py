@@ -10,7 +10,7 @@ import pytest
 
 import dingnotify._api
 import dingnotify.webhook as webhook
-from dingnotify import RedirectError, ResponseDecodeError, ServerError
+from dingnotify import IPBannedError, RedirectError, ResponseDecodeError, ServerError
 from dingnotify._api import Call
 from dingnotify._api import webhook_errors as errors
 from dingnotify._api.webhook import WebhookFamily, budget_key
@@ -53,6 +53,8 @@ def family() -> tuple[WebhookFamily, Credentials]:
     (MockResponse(302, headers={"Location": "https://elsewhere"}), RedirectError),
     (MockResponse(502, content=b"bad gateway"), ServerError),
     (MockResponse(200, content=b"<html>"), ResponseDecodeError),
+    (MockResponse(json={"ok": True}), ResponseDecodeError),  # no errcode: not a delivery
+    (MockResponse(json={"status": 1111, "wait": 5, "punish": "deny"}), IPBannedError),
     (MockResponse(json={"errcode": 130101, "errmsg": "send too fast"}),
      errors.WebhookRateLimitedError),
     (MockResponse(json={"errcode": 310000, "errmsg": f"sign not match {TOKEN}"}),
