@@ -38,6 +38,13 @@ class QuotaGovernor(Protocol):
     def penalize(self, api: str, error: RateLimitedError) -> None: ...
 
 
+class BudgetGovernor(QuotaGovernor, Protocol):
+    """A governor that can give one API a budget of its own (a group robot's 20 a minute):
+    ``Governor``, ``RedisGovernor`` and the webhook robots' process-wide windows."""
+
+    def limit(self, api: str, calls: int, per_seconds: float) -> None: ...
+
+
 class TokenLock(Protocol):
     """A lock on one token key, held by at most one process and expiring on its own."""
 

@@ -35,9 +35,9 @@ whether the request may have reached DingTalk (a timeout after writing it, a dro
 answer): a broadcast reports such batches as *unknown*, not failed.
 
 Each API family turns its answers into these classes in one error map of its own
-(``dingnotify._api``: ``oapi_wire``, ``v1_wire``, ``top``, ``webhook``); the oapi map reads the
-*effective* code: ``sub_code`` when DingTalk wraps the error in errcode 88, else
-``errcode``. Messages never carry an access token or app secret.
+(``dingnotify._api``: ``oapi_wire``, ``v1_wire``, ``top``, ``webhook_errors``); the oapi
+map reads the *effective* code: ``sub_code`` when DingTalk wraps the error in errcode 88,
+else ``errcode``. Messages never carry an access token or app secret.
 """
 
 from __future__ import annotations

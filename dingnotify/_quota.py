@@ -14,6 +14,9 @@ Head-counts of departments and of ``to_all_user`` are unknown to the client. The
 a department reserves ``recipients_per_dept`` recipients (an estimate you can raise), and
 ``to_all_user`` reserves the whole minute's budget. What slips through anyway shows up
 as ``SendResult.throttled_userids``, which a second broadcast re-sends.
+
+An API whose budget is not the app's (a group robot's 20 messages a minute) gets one
+window of its own from ``Governor.limit``, with the same margins.
 """
 
 from __future__ import annotations
@@ -45,6 +48,14 @@ MINUTE_SPAN = 60.3
 TOLERANCE = 1e-6
 # Up to a tenth of the per-second budget goes out at once; beyond that, calls are spaced.
 BURST_DIVISOR = 10
+
+
+def span_of(seconds: float) -> float:
+    """A window of ``seconds`` widened by the same margin as the built-in windows: 1.5 %
+    of a second, 0.5 % of a minute or more (never less than 15 ms)."""
+    return seconds + max(SECOND_SPAN - 1, seconds * (MINUTE_SPAN - 60) / 60)
+
+
 def second_window(qps: float, span: float) -> tuple[int, float]:
     """(calls, seconds) of the per-second window; below one call a second the window
     widens instead: 0.5 qps is 1 call per 2 s."""
@@ -65,6 +76,15 @@ def _positive(name: str, value: float, *, integral: bool = True) -> None:
         raise ValidationError(f"Quota.{name} must be an int, got {value!r}")
     if not 0 < value < math.inf:
         raise ValidationError(f"Quota.{name} must be positive and finite, got {value!r}")
+
+
+def check_limit(calls: int, per_seconds: float) -> None:
+    """Refuse a budget no window could keep."""
+    if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
+        raise ValidationError(f"calls must be an int of at least 1, got {calls!r}")
+    if isinstance(per_seconds, bool) or not isinstance(per_seconds, int | float) or not (
+            0 < per_seconds < math.inf):
+        raise ValidationError(f"per_seconds must be positive and finite, got {per_seconds!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,15 +204,25 @@ class _Spacer:
 class _Api:
     """The windows, spacing and penalties of one API."""
 
-    __slots__ = ("closed_until", "lock", "minute", "second", "spacer")
+    __slots__ = ("closed_until", "lock", "spacer", "windows")
 
-    def __init__(self, quota: Quota) -> None:
-        limit, span = second_window(quota.qps, SECOND_SPAN)
-        self.second = _Window(span, limit)
-        self.spacer = _Spacer(span / limit, max(1, limit // BURST_DIVISOR))
-        self.minute = _Window(MINUTE_SPAN, quota.calls_per_minute)
+    def __init__(self, windows: tuple[_Window, ...], spacer: _Spacer | None) -> None:
+        self.windows = windows
+        self.spacer = spacer
         self.closed_until = 0.0
         self.lock = anyio.Lock()
+
+    @classmethod
+    def of(cls, quota: Quota) -> _Api:
+        """The quota's per-second (spaced) and per-minute windows."""
+        limit, span = second_window(quota.qps, SECOND_SPAN)
+        return cls((_Window(span, limit), _Window(MINUTE_SPAN, quota.calls_per_minute)),
+                   _Spacer(span / limit, max(1, limit // BURST_DIVISOR)))
+
+    @classmethod
+    def own(cls, calls: int, per_seconds: float) -> _Api:
+        """One window of its own (``Governor.limit``), unspaced: a burst within it is fine."""
+        return cls((_Window(span_of(per_seconds), calls),), None)
 
 
 class Governor:
@@ -205,6 +235,8 @@ class Governor:
         self._clock = clock
         self._sleep = sleep
         self._apis: dict[str, _Api] = {}
+        self.limits: dict[str, tuple[int, float]] = {}
+        """APIs given a budget of their own by ``limit``: (calls, seconds)."""
         self._recipients = _Window(MINUTE_SPAN, quota.recipients_per_minute)
         self._all_closed_until = 0.0
         self.waited = 0.0
@@ -212,8 +244,18 @@ class Governor:
     def _api(self, api: str) -> _Api:
         state = self._apis.get(api)
         if state is None:
-            state = self._apis[api] = _Api(self.quota)
+            own = self.limits.get(api)
+            state = self._apis[api] = _Api.of(self.quota) if own is None else _Api.own(*own)
         return state
+
+    def limit(self, api: str, calls: int, per_seconds: float) -> None:
+        """Give ``api`` a budget of its own instead of the quota's: at most ``calls`` in
+        any ``per_seconds`` (plus the usual margin). A group robot's 20 messages a minute
+        is one: the budget of that robot, whatever else the governor paces."""
+        check_limit(calls, per_seconds)
+        if self.limits.get(api) != (calls, per_seconds):
+            self.limits[api] = (calls, per_seconds)
+            self._apis.pop(api, None)
 
     async def acquire(self, api: str, recipients: int = 0) -> None:
         """Wait for a slot of ``api`` (and ``recipients`` of the per-minute budget).
@@ -232,17 +274,20 @@ class Governor:
         fallback to this one knows what its process has just sent)."""
         state = self._api(api)
         now = self._clock()
-        state.spacer.take(now)
-        state.second.add(now, 1)
-        state.minute.add(now, 1)
+        if state.spacer is not None:
+            state.spacer.take(now)
+        for window in state.windows:
+            window.add(now, 1)
         if recipients:
             self._recipients.add(now, recipients)
 
     def _wait(self, state: _Api, recipients: int) -> float:
         now = self._clock()
-        wait = max(self._all_closed_until - now, state.closed_until - now,
-                   state.spacer.wait_for(now), state.second.wait_for(now, 1),
-                   state.minute.wait_for(now, 1))
+        wait = max(self._all_closed_until, state.closed_until) - now
+        for window in state.windows:
+            wait = max(wait, window.wait_for(now, 1))
+        if state.spacer is not None:
+            wait = max(wait, state.spacer.wait_for(now))
         if recipients:
             wait = max(wait, self._recipients.wait_for(now, recipients))
         return wait

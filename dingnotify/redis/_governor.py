@@ -24,8 +24,10 @@ from .._quota import (
     Governor,
     Quota,
     Sleep,
+    check_limit,
     penalty,
     second_window,
+    span_of,
 )
 from ._health import Health, Unavailable
 from ._scripts import PENALIZE, RESERVE
@@ -72,11 +74,24 @@ class RedisGovernor:
         self._limits = (per_second, quota.calls_per_minute, quota.recipients_per_minute,
                         span, MINUTE_SPAN)
         self._gap = 0.5 * span / per_second
+        self._own: dict[str, tuple[tuple[float, ...], float]] = {}
+        self._processes = processes
         self._member = f"{secrets.token_hex(6)}:"
         self._serial = itertools.count()
         self._locks: dict[str, anyio.Lock] = {}
         self._pending: set[asyncio.Task[None]] = set()
         self.waited = 0.0
+
+    def limit(self, api: str, calls: int, per_seconds: float) -> None:
+        """Give ``api`` a budget of its own, summed over every process (see
+        ``Governor.limit``); while Redis is unavailable, each keeps 1/``processes`` of it.
+
+        The script's two windows both get the budget, and no spacing: a burst within the
+        budget is fine."""
+        check_limit(calls, per_seconds)
+        span = span_of(per_seconds) + SHARED_MARGIN
+        self._own[api] = ((calls, calls, self.quota.recipients_per_minute, span, span), 0.0)
+        self.local.limit(api, max(1, calls // self._processes), per_seconds)
 
     def _keys(self, api: str) -> list[str]:
         p = self._prefix
@@ -103,9 +118,10 @@ class RedisGovernor:
         """Ask Redis once: 0 (granted and counted), seconds to wait, or ``None`` when
         Redis is unavailable."""
         member = f"{self._member}{next(self._serial)}"
+        limits, gap = self._own.get(api, (self._limits, self._gap))
         try:
             micros = await self._health.run(lambda: self._reserve(
-                keys=self._keys(api), args=[*self._limits, recipients, member, self._gap]))
+                keys=self._keys(api), args=[*limits, recipients, member, gap]))
         except Unavailable:
             return None
         return int(micros) / 1e6

@@ -6,6 +6,8 @@
         await robot.send(Markdown(title="Deploy", text="### v1.2 is live"))
 
 ``WebhookHandler`` sends log records to the same kind of robot from a background thread.
+The errors and the signature belong to the webhook family (``dingnotify._api``) and are
+re-exported here.
 """
 
 from ._errors import (

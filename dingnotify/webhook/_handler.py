@@ -18,8 +18,10 @@ import threading
 import time
 from collections import deque
 
+from .._retry import RetryPolicy
 from ._messages import Text
-from ._pacing import SlidingWindowLimiter
+from ._options import RATE_LIMIT_ATTEMPTS
+from ._pacing import SHARED, SlidingWindowLimiter, WindowGovernor
 from ._robot import MAX_BODY_BYTES, WebhookRobot
 from ._split import json_cost
 
@@ -43,9 +45,12 @@ class WebhookHandler(logging.Handler):
                  limiter: SlidingWindowLimiter | None = None, timeout: float = 5.0) -> None:
         super().__init__(level)
         self.setFormatter(logging.Formatter(DEFAULT_FORMAT))
-        self._robot = WebhookRobot(url, secret, limiter=limiter, timeout=timeout,
-                                   max_retries=1, retry_delay=0.2)
+        budget = SHARED if limiter is None else WindowGovernor(limiter)
+        self._robot = WebhookRobot(url, secret, governor=budget, timeout=timeout,
+                                   retry=RetryPolicy(max_attempts=2, base_delay=0.2,
+                                                     rate_limit_attempts=RATE_LIMIT_ATTEMPTS))
         del url, secret
+        self._window = budget.window(self._robot.api)
         self._capacity = capacity
         self._queue: queue.Queue[object] = queue.Queue(maxsize=capacity)
         self._pending: deque[str] = deque()
@@ -111,7 +116,7 @@ class WebhookHandler(logging.Handler):
                     stopping = self._take(block=True)
                 if stopping and not self._pending and not self._unreported:
                     break
-                if not await self._wait_for_window(robot.limiter):
+                if not await self._wait_for_window(self._window):
                     break
                 stopping = self._take(block=False) or stopping
                 await self._send_batch(robot)

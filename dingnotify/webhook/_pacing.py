@@ -1,9 +1,11 @@
-"""A sliding-window pacer: at most ``limit`` sends in any ``period`` seconds per robot.
+"""The robots' default budget: thread-locked sliding windows behind the governor interface.
 
 DingTalk throttles a robot that gets more than 20 messages a minute, sometimes for
 minutes, so callers wait their turn instead. Each caller *reserves* the earliest slot
 under a thread lock and then sleeps until it, which keeps the order fair and lets
-robots on different event loops (the logging handler's thread) share one window.
+robots on different event loops (the logging handler's thread) share one window; the
+quota ``Governor`` cannot, its locks belong to one event loop. ``SHARED`` holds the
+process-wide window of every robot URL.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+
+from .._api.webhook import BUDGET_PREFIX
+from .._errors import RateLimitedError
+from .._quota import Quota, check_limit, penalty
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -75,14 +81,57 @@ class SlidingWindowLimiter:
         return f"SlidingWindowLimiter(limit={self.limit}, period={self.period})"
 
 
-_shared: dict[str, SlidingWindowLimiter] = {}
-_shared_lock = threading.Lock()
+class WindowGovernor:
+    """A ``SlidingWindowLimiter`` per API, safe to share between threads and event loops.
+
+    ``limit(api, calls, per_seconds)`` creates the API's window (a window already there
+    stays: robots on one URL share it). Given ``limiter``, every API draws on that one
+    window instead (tests, and the deprecated ``WebhookRobot(limiter=...)``).
+    """
+
+    def __init__(self, limiter: SlidingWindowLimiter | None = None) -> None:
+        self._only = limiter
+        self._windows: dict[str, SlidingWindowLimiter] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def quota(self) -> Quota:
+        """Unused: a robot's budget is its window, not an app's quota."""
+        return _NO_QUOTA
+
+    def limit(self, api: str, calls: int, per_seconds: float) -> None:
+        check_limit(calls, per_seconds)
+        if self._only is None:
+            with self._lock:
+                if api not in self._windows:
+                    self._windows[api] = SlidingWindowLimiter(calls, per_seconds)
+
+    def window(self, api: str) -> SlidingWindowLimiter:
+        """The window ``api`` draws on (one of 20 a minute if never limited)."""
+        if self._only is not None:
+            return self._only
+        with self._lock:
+            found = self._windows.get(api)
+            if found is None:
+                found = self._windows[api] = SlidingWindowLimiter()
+            return found
+
+    async def acquire(self, api: str, recipients: int = 0) -> None:
+        await self.window(api).acquire()
+
+    def penalize(self, api: str, error: RateLimitedError) -> None:
+        """DingTalk throttled the robot anyway: no slot for as long as the answer implies."""
+        self.window(api).block_for(penalty(error)[1])
+
+    def __repr__(self) -> str:
+        return f"WindowGovernor(windows={len(self._windows)})"
+
+
+_NO_QUOTA = Quota()
+SHARED = WindowGovernor()
+"""Every robot's window in this process, whatever thread or event loop it sends from."""
 
 
 def shared_limiter(key: str) -> SlidingWindowLimiter:
     """The process-wide window for the robot named by ``key`` (a digest, not the token)."""
-    with _shared_lock:
-        limiter = _shared.get(key)
-        if limiter is None:
-            limiter = _shared[key] = SlidingWindowLimiter()
-        return limiter
+    return SHARED.window(f"{BUDGET_PREFIX}{key}")

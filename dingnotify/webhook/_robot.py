@@ -1,59 +1,61 @@
 """``WebhookRobot``: send messages to a DingTalk group through a custom robot's webhook.
 
-Every request is signed afresh, paced by the process-wide window for its robot, and
-retried only when that can help (network errors, 5xx, 130101). Errors are raised from
-frames that hold neither the access token nor the secret, with no chained exception.
+It runs on the stack the clients share: one ``HttpCore`` over a pooled transport (no
+redirects, a capped body), the retry engine (jittered backoff; only 130101 and transport
+failures are retried), and a governor budget of 20 messages a minute per robot URL. The
+webhook family (``dingnotify._api.webhook``) signs each attempt and reads the answers;
+errors come from frames that hold neither the access token nor the secret.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from types import TracebackType
+from typing import Unpack, cast
 
 import aiohttp
-import msgspec
 
-from dingnotify._errors import (
-    ConnectionFailedError,
-    DingNotifyError,
-    RequestTimeoutError,
-    ResponseDecodeError,
-    TransportError,
-    ValidationError,
-    status_error_for,
-)
-
-from ._errors import WebhookMessageTooLargeError, WebhookRateLimitedError, webhook_error_for
+from .._api import Call, Caller
+from .._api.webhook import CALLS_PER_WINDOW, WINDOW_SECONDS, WebhookFamily, budget_key
+from .._api.webhook_errors import WebhookMessageTooLargeError, WebhookRateLimitedError
+from .._constants import DEFAULT_CLOSE_GRACE, DEFAULT_TIMEOUT
+from .._coordination import BudgetGovernor, Coordination
+from .._errors import ValidationError
+from .._http import ClientLifecycle, HttpCore
+from .._options import ConnectorOptions
+from .._quota import Quota
+from .._retry import RetryPolicy
+from .._transport import AsyncTransport, client_transport
 from ._messages import MENTIONABLE, At, Markdown, Text, WebhookMessage, encode_body, with_mentions
-from ._pacing import SlidingWindowLimiter, shared_limiter
+from ._options import RobotKeywords, default_policy, legacy_options
+from ._pacing import SHARED, SlidingWindowLimiter, WindowGovernor
 from ._signing import Credentials
 from ._split import json_cost, split_text
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 20_000
-HEADERS = {"Content-Type": "application/json;charset=utf-8"}
+PATH = "/robot/send"
 _MARKER_RESERVE = json_cost("(999/999)\n\n")
 
 
-class _Answer(msgspec.Struct):
-    errcode: int = 0
-    errmsg: str = ""
+def _nothing(answer: object) -> None:
+    return None
 
 
-_decode_answer = msgspec.json.Decoder(_Answer).decode
-
-
-class WebhookRobot:
+class WebhookRobot(ClientLifecycle):
     """One custom group robot: ``async with WebhookRobot(url, secret=...) as robot``.
 
-    Owns one ``aiohttp.ClientSession`` unless ``session=`` is given (then left open).
-    ``limiter`` defaults to the window shared by every robot on the same URL in this
-    process; pass one with a fake clock in tests. ``clock`` gives epoch seconds for
-    signatures.
+    Like the clients it takes ``transport=`` (``dingnotify.testing.MockTransport``),
+    ``session=`` (used, left open) or ``connector=ConnectorOptions(...)``, and
+    ``retry=RetryPolicy(...)``. Its 20 messages a minute are a budget in ``governor=``
+    (a ``Governor``, shared with other robots or a client) or in the governor of
+    ``coordination=`` (shared by every process); by default, in the process-wide window
+    of its URL, shared by every robot on that URL on any thread or event loop. ``clock``
+    gives epoch seconds for signatures. The former ``max_retries=``,
+    ``max_rate_limited_retries=``, ``retry_delay=`` and ``limiter=`` still work for one
+    release, with a ``DeprecationWarning``.
     """
 
     def __init__(
@@ -61,48 +63,46 @@ class WebhookRobot:
         url: str,
         secret: str | None = None,
         *,
+        transport: AsyncTransport | None = None,
         session: aiohttp.ClientSession | None = None,
-        timeout: float = 10.0,
-        max_retries: int = 3,
-        max_rate_limited_retries: int = 2,
-        retry_delay: float = 0.5,
-        limiter: SlidingWindowLimiter | None = None,
+        connector: ConnectorOptions | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        governor: BudgetGovernor | None = None,
+        coordination: Coordination | None = None,
+        close_grace: float = DEFAULT_CLOSE_GRACE,
         clock: Callable[[], float] = time.time,
+        **deprecated: Unpack[RobotKeywords],
     ) -> None:
         parsed = Credentials.parse(url, secret)
         del url, secret  # from here on, no frame of ours holds the raw credentials
         if isinstance(parsed, str):
             raise ValidationError(parsed)
+        if governor is not None and coordination is not None:
+            raise ValidationError("give governor= or coordination=, not both")
+        retry, limiter = legacy_options(retry, governor is not None or coordination is not None,
+                                        deprecated, stacklevel=2)
+        wire = client_transport("WebhookRobot", transport, session, connector, {})
         self._creds = parsed
-        self._session = session
-        self._owns_session = session is None
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self.max_retries = max_retries
-        self.max_rate_limited_retries = max_rate_limited_retries
-        self.retry_delay = retry_delay
-        self.limiter = limiter if limiter is not None else shared_limiter(parsed.key)
-        self._clock = clock
+        self.api = budget_key(parsed)
+        """The robot's name in its governor: a digest of the URL, never the token."""
+        budget = _budget(self.api, governor, coordination, limiter)
+        self.limiter: SlidingWindowLimiter | None = (
+            budget.window(self.api) if isinstance(budget, WindowGovernor) else None)
+        """The robot's thread-safe window, unless it draws on a governor of yours."""
+        self._http = HttpCore(wire, timeout=timeout,
+                              retry=retry if retry is not None else default_policy(),
+                              close_grace=close_grace)
+        self._api = Caller(self._http, WebhookFamily(parsed, clock=clock), governor=budget)
 
-    # -- lifecycle ------------------------------------------------------------------
-
-    async def __aenter__(self) -> WebhookRobot:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.close()
+    @property
+    def governor(self) -> BudgetGovernor:
+        """Where this robot's 20 messages a minute are counted."""
+        return cast(BudgetGovernor, self._api.governor)
 
     async def close(self) -> None:
-        """Close the session if this robot opened it."""
-        session, self._session = self._session, None
-        if session is not None and self._owns_session:
-            await session.close()
-
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-            self._owns_session = True
-        return self._session
+        """The same as ``aclose()``."""
+        await self.aclose()
 
     # -- sending --------------------------------------------------------------------
 
@@ -114,15 +114,18 @@ class WebhookRobot:
         at_userids: Iterable[str] = (),
         at_all: bool = False,
         split: bool = False,
+        retry: RetryPolicy | None = None,
     ) -> int:
         """Send ``message`` (as numbered parts, in order, if ``split``); returns parts sent.
 
         Everything is validated before the first request, so a bad message sends nothing.
+        ``retry`` overrides the robot's policy for this send.
         """
         bodies = self.prepare(message, at_mobiles=at_mobiles, at_userids=at_userids,
                               at_all=at_all, split=split)
         for body in bodies:
-            await self._deliver(body)
+            await self._api.call(Call("POST", PATH, _nothing, body=body, api=self.api),
+                                 retry=retry, on_retry=self._on_retry)
         return len(bodies)
 
     def prepare(
@@ -147,58 +150,10 @@ class WebhookRobot:
                 f"the body is {len(body)} bytes, over DingTalk's {MAX_BODY_BYTES}{hint}")
         return _split_bodies(message, at)
 
-    async def _deliver(self, body: bytes) -> None:
-        failures = rate_limited = 0
-        while True:
-            await self.limiter.acquire()
-            error = await self._post(body)
-            if error is None:
-                return
-            if isinstance(error, WebhookRateLimitedError) and \
-                    rate_limited < self.max_rate_limited_retries:
-                rate_limited += 1
-                log.warning("webhook robot %s throttled (130101); waiting for the window",
-                            self._creds.key)
-                self.limiter.block_for(self.limiter.period)
-                continue
-            if isinstance(error, TransportError) and error.retryable and \
-                    failures < self.max_retries:
-                failures += 1
-                await asyncio.sleep(self.retry_delay * 2 ** (failures - 1))
-                continue
-            _raise_clean(error)
-
-    async def _post(self, body: bytes) -> DingNotifyError | None:
-        """One request; the error is returned, not raised, so it carries no aiohttp frames."""
-        where = f"POST {self._creds.endpoint}"
-        try:
-            async with self._get_session().post(
-                self._creds.url(int(self._clock() * 1000)), data=body, headers=HEADERS,
-                allow_redirects=False, timeout=self._timeout,
-            ) as response:
-                status = response.status
-                raw = await response.read()
-        except TimeoutError:
-            return RequestTimeoutError(f"{where} timed out")
-        except aiohttp.ClientError as exc:
-            detail = self._creds.redact(f"{type(exc).__name__}: {exc}")
-            return ConnectionFailedError(f"{where} failed: {detail}")
-        return self._interpret(where, status, raw)
-
-    def _interpret(self, where: str, status: int, raw: bytes) -> DingNotifyError | None:
-        if 300 <= status < 400:
-            return status_error_for(
-                status, f"{where} answered HTTP {status}; redirects are never followed "
-                        "because the URL carries the robot's credentials")
-        if status != 200:
-            return status_error_for(status, f"{where} answered HTTP {status}")
-        try:
-            answer = _decode_answer(raw)
-        except msgspec.DecodeError:
-            return ResponseDecodeError(f"{where} answered a body that is not the JSON expected")
-        if answer.errcode == 0:
-            return None
-        return webhook_error_for(answer.errcode, self._creds.redact(answer.errmsg))
+    def _on_retry(self, attempt: int, error: BaseException, wait: float) -> None:
+        if isinstance(error, WebhookRateLimitedError):
+            log.warning("webhook robot %s throttled (130101); waiting for the window",
+                        self._creds.key)
 
     def __repr__(self) -> str:
         creds = getattr(self, "_creds", None)  # also called on a half-built robot
@@ -207,14 +162,20 @@ class WebhookRobot:
         return f"<WebhookRobot {creds.endpoint} signed={creds.signed}>"
 
 
-def _raise_clean(error: DingNotifyError) -> None:
-    """Raise ``error`` with no cause and no context (nothing that could hold credentials)."""
-    error.__cause__ = None
-    error.__suppress_context__ = True
-    try:
-        raise error
-    finally:
-        error.__context__ = None
+def _budget(api: str, governor: BudgetGovernor | None, coordination: Coordination | None,
+            limiter: SlidingWindowLimiter | None) -> BudgetGovernor:
+    """The governor holding the robot's budget, with that budget set."""
+    if limiter is not None:
+        return WindowGovernor(limiter)
+    if coordination is not None:
+        shared = coordination.governor(api, Quota())
+        if not callable(getattr(shared, "limit", None)):
+            raise ValidationError("this coordination's governor cannot hold a robot's budget "
+                                  "(it has no limit())")
+        governor = cast(BudgetGovernor, shared)
+    chosen = governor if governor is not None else SHARED
+    chosen.limit(api, CALLS_PER_WINDOW, WINDOW_SECONDS)
+    return chosen
 
 
 def _split_bodies(message: Text | Markdown, at: At) -> list[bytes]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from dingnotify import Governor, Quota
 from dingnotify.testing import Emulator, ManualClock
 from dingnotify.webhook import (
     Markdown,
@@ -41,14 +42,15 @@ async def emu(clock: ManualClock) -> AsyncIterator[Emulator]:
         yield e
 
 
-def fast_limiter(clock: ManualClock) -> SlidingWindowLimiter:
-    """The real 20-per-60-s window on the emulator's clock, where waiting costs nothing."""
+def fast_governor(clock: ManualClock) -> Governor:
+    """A governor on the emulator's clock, where waiting costs nothing: the robot gives it
+    its real budget of 20 per 60 s."""
 
     async def sleep(seconds: float) -> None:
         clock.advance(seconds)
         await asyncio.sleep(0)
 
-    return SlidingWindowLimiter(clock=clock, sleep=sleep)
+    return Governor(Quota(), clock=clock, sleep=sleep)
 
 
 def sends(emu: Emulator) -> list[int]:
@@ -59,7 +61,7 @@ def sends(emu: Emulator) -> list[int]:
 async def test_burst_of_25_is_delivered_in_order_without_130101(
         emu: Emulator, clock: ManualClock) -> None:
     group = emu.add_webhook_robot(TOKEN, secret=SECRET)
-    async with WebhookRobot(emu.webhook_url(TOKEN), SECRET, limiter=fast_limiter(clock)) as r:
+    async with WebhookRobot(emu.webhook_url(TOKEN), SECRET, governor=fast_governor(clock)) as r:
         for i in range(25):
             await r.send(Text(content=f"alert {i}"))
     assert [m["text"]["content"] for m in group.messages] == [f"alert {i}" for i in range(25)]
@@ -70,10 +72,10 @@ async def test_burst_of_25_is_delivered_in_order_without_130101(
 async def test_130101_from_another_sender_backs_off_then_delivers(
         emu: Emulator, clock: ManualClock) -> None:
     group = emu.add_webhook_robot(TOKEN, secret=SECRET)
-    async with WebhookRobot(emu.webhook_url(TOKEN), SECRET, limiter=fast_limiter(clock)) as r:
+    async with WebhookRobot(emu.webhook_url(TOKEN), SECRET, governor=fast_governor(clock)) as r:
         for i in range(20):
             await r.send(Text(content=f"other process {i}"))
-    async with WebhookRobot(emu.webhook_url(TOKEN), SECRET, limiter=fast_limiter(clock)) as r:
+    async with WebhookRobot(emu.webhook_url(TOKEN), SECRET, governor=fast_governor(clock)) as r:
         await r.send(Text(content="mine"))
     assert sends(emu) == [0] * 20 + [130101, 0]
     assert group.messages[-1]["text"]["content"] == "mine"
@@ -86,7 +88,7 @@ async def test_130101_from_another_sender_backs_off_then_delivers(
 async def test_310000_is_not_retried(emu: Emulator, clock: ManualClock, secret: str,
                                      keywords: tuple[str, ...], reason: str) -> None:
     emu.add_webhook_robot(TOKEN, secret=SECRET, keywords=keywords)
-    async with WebhookRobot(emu.webhook_url(TOKEN), secret, limiter=fast_limiter(clock)) as r:
+    async with WebhookRobot(emu.webhook_url(TOKEN), secret, governor=fast_governor(clock)) as r:
         with pytest.raises(WebhookRejectedError) as caught:
             await r.send(Text(content="hello"))
     assert caught.value.reason == reason
@@ -98,7 +100,7 @@ async def test_60k_markdown_arrives_as_ordered_parts(emu: Emulator, clock: Manua
     lines = [f"{i:05d} | 服务 api-{i % 7} | latency {i % 997} ms | ok" for i in range(1600)]
     original = "\n".join(["```text", *lines, "```"])
     assert len(original.encode()) >= 60_000
-    async with WebhookRobot(emu.webhook_url(TOKEN), SECRET, limiter=fast_limiter(clock)) as r:
+    async with WebhookRobot(emu.webhook_url(TOKEN), SECRET, governor=fast_governor(clock)) as r:
         n = await r.send(Markdown(title="Daily", text=original), at_mobiles=["13800000001"],
                          split=True)
     bodies = [req.body for req in emu.requests if req.path == "/robot/send"]

@@ -14,7 +14,7 @@ import pytest
 import dingnotify
 from dingnotify import IPBannedError, Quota, RateLimitedError, Text, ValidationError
 from dingnotify._api.oapi_wire import error_for as oapi_error
-from dingnotify._quota import SECOND_SPAN, Governor
+from dingnotify._quota import SECOND_SPAN, Governor, span_of
 from dingnotify.testing import MockRequest, MockResponse
 from tests.conftest import SEND, Scripted, client_with, err, ok
 
@@ -156,6 +156,31 @@ async def test_separate_apis_have_separate_windows() -> None:
     assert all(s[-1] - s[0] < SECOND_SPAN for s in (a, b, c))
     await gov.acquire("a")  # a's 21st call: a's own window, long since past
     assert clock.now == c[-1]
+
+
+async def test_an_api_can_have_a_budget_of_its_own() -> None:
+    """``limit``: one window of its own (a robot's 20 a minute), in a burst, with the usual
+    margin; the other APIs keep the quota's windows, and penalties still close it."""
+    gov, clock = governor(Quota(qps=20))
+    gov.limit("robot", 3, 10.0)
+    robot = await stamps_of(gov, clock, "robot", 7)
+    assert robot[:3] == [1000.0] * 3  # a burst: no spacing within the budget
+    assert robot[3] == pytest.approx(1000.0 + span_of(10.0)) and span_of(10.0) > 10.0
+    assert most_in_any_span(robot, 10.0) == 3
+    other = await stamps_of(gov, clock, "other", 20)
+    assert other[-1] - other[0] < SECOND_SPAN  # the quota's per-second budget, unchanged
+    gov.penalize("robot", RateLimitedError(130101, "too fast"))
+    before = clock.now
+    await gov.acquire("robot")
+    assert clock.now >= before + 1.0  # RateLimitedError.pause
+
+
+@pytest.mark.parametrize(("calls", "seconds"), [(0, 60.0), (1.5, 60.0), (True, 60.0),
+                                                (20, 0), (20, math.inf), (20, "60")])
+def test_invalid_budgets_are_refused(calls: object, seconds: object) -> None:
+    gov, _ = governor(Quota())
+    with pytest.raises(ValidationError):
+        gov.limit("robot", calls, seconds)  # type: ignore[arg-type]
 
 
 async def test_callers_of_one_api_are_served_in_arrival_order() -> None:

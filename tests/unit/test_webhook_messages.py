@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from dingnotify import ValidationError
+from dingnotify import Governor, Quota, ValidationError
 from dingnotify.webhook import (
     ActionCard,
     ActionCardButton,
@@ -18,14 +18,12 @@ from dingnotify.webhook import (
     WebhookMessageTooLargeError,
     WebhookRobot,
 )
-from dingnotify.webhook._pacing import SlidingWindowLimiter
-from tests.unit.webhook_fake import FakeTime, fake_webhook
-
-URL = "https://oapi.example/robot/send?access_token=tok"
+from tests.unit.webhook_fake import fake_webhook
+from tests.unit.webhook_mock import mock_robot, script
 
 
 def robot() -> WebhookRobot:
-    return WebhookRobot(URL, limiter=SlidingWindowLimiter())
+    return mock_robot(script(), None)
 
 
 def body(message: object, **kw: object) -> object:
@@ -128,27 +126,25 @@ def test_bad_cards_are_refused_at_construction() -> None:
 
 
 async def test_mentions_outside_text_and_markdown_send_nothing() -> None:
-    async with fake_webhook() as fake, WebhookRobot(fake.url, limiter=SlidingWindowLimiter()) as r:
+    async with mock_robot(wire := script()) as r:
         link = Link(title="t", text="x", message_url="https://m")
         for kw in ({"at_mobiles": ["1"]}, {"at_userids": ["u"]}, {"at_all": True}):
             with pytest.raises(ValidationError):
                 await r.send(link, **kw)  # type: ignore[arg-type]
-        assert fake.seen == []
+        assert wire.requests == []
 
 
 async def test_oversize_body_is_refused_unless_split() -> None:
-    clock = FakeTime()
-    limiter = SlidingWindowLimiter(clock=clock, sleep=clock.sleep)
-    async with fake_webhook() as fake, WebhookRobot(fake.url, limiter=limiter) as r:
+    async with mock_robot(wire := script()) as r:
         with pytest.raises(WebhookMessageTooLargeError) as caught:
             await r.send(Text(content="x" * 20_001))
         assert isinstance(caught.value, ValidationError)
         card = ActionCard(title="t", text="x" * 20_001, single_title="a", single_url="u")
         with pytest.raises(WebhookMessageTooLargeError):
             await r.send(card, split=True)
-        assert fake.seen == []
+        assert wire.requests == []
         assert await r.send(Text(content="y" * 30_000), split=True) == 2
-        assert [len(s.body) <= 20_000 for s in fake.seen] == [True, True]
+        assert [len(s.content or b"") <= 20_000 for s in wire.requests] == [True, True]
 
 
 def test_public_names() -> None:
@@ -165,8 +161,7 @@ async def test_an_injected_session_is_used_and_left_open() -> None:
     import aiohttp
 
     async with fake_webhook() as fake, aiohttp.ClientSession() as session:
-        async with WebhookRobot(fake.url, session=session,
-                                limiter=SlidingWindowLimiter()) as r:
+        async with WebhookRobot(fake.url, session=session, governor=Governor(Quota())) as r:
             await r.send(Text(content="x"))
         assert not session.closed
         assert len(fake.seen) == 1

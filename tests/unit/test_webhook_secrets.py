@@ -11,22 +11,29 @@ from dingnotify import (
     ConnectionFailedError,
     DingNotifyError,
     DingTalkError,
+    Governor,
     HTTPStatusError,
+    Quota,
+    RedirectError,
     ResponseDecodeError,
+    RetryPolicy,
     ValidationError,
 )
+from dingnotify.testing import MockRequest, MockResponse
 from dingnotify.webhook import Text, WebhookRejectedError, WebhookRobot
 from dingnotify.webhook._errors import (
     WebhookBodyTooLargeError,
     WebhookParameterError,
     WebhookTokenNotFoundError,
 )
-from dingnotify.webhook._pacing import SlidingWindowLimiter
-from tests.unit.webhook_fake import SECRET, TOKEN, FakeWebhook, fake_webhook
+from tests.conftest import Scripted, err
+from tests.unit.webhook_fake import FakeWebhook, fake_webhook
+from tests.unit.webhook_mock import FAST, SECRET, TOKEN, mock_robot, raw, script
 
 
 def robot(url: str, **kw: object) -> WebhookRobot:
-    return WebhookRobot(url, SECRET, limiter=SlidingWindowLimiter(), retry_delay=0.001,
+    """A robot on the default aiohttp transport (a real socket)."""
+    return WebhookRobot(url, SECRET, retry=FAST, governor=Governor(Quota()),
                         **kw)  # type: ignore[arg-type]
 
 
@@ -63,54 +70,60 @@ def assert_clean(exc: BaseException) -> None:
 ])
 async def test_typed_errors_are_never_retried(errcode: int, errmsg: str,
                                               cls: type[DingTalkError], reason: str) -> None:
-    async with fake_webhook() as fake, robot(fake.url) as r:
-        fake.answer(payload={"errcode": errcode, "errmsg": errmsg})
+    wire = script(err(errcode, errmsg))
+    async with mock_robot(wire) as r:
         exc = await failure(r)
     assert type(exc) is cls and exc.errcode == errcode
     if reason is not None:
         assert exc.reason == reason  # type: ignore[attr-defined]
-    assert len(fake.seen) == 1
+    assert len(wire.requests) == 1
     assert_clean(exc)
 
 
 async def test_errmsg_echoing_the_credentials_is_redacted() -> None:
-    async with fake_webhook() as fake, robot(fake.url) as r:
-        fake.answer(payload={"errcode": 310000,
-                             "errmsg": f"sign not match, token={TOKEN} secret={SECRET}"})
+    wire = script(err(310000, f"sign not match, token={TOKEN} secret={SECRET}"))
+    async with mock_robot(wire) as r:
         exc = await failure(r)
     assert_clean(exc)
 
 
-
-
 async def test_5xx_is_retried_then_succeeds() -> None:
-    async with fake_webhook() as fake, robot(fake.url) as r:
-        fake.answer(502, b"bad gateway")
-        fake.answer(503, b"unavailable")
+    wire = script(raw(502, b"bad gateway"), raw(503, b"unavailable"),
+                  MockResponse(json={"errcode": 0, "errmsg": "ok"}))
+    async with mock_robot(wire) as r:
         await r.send(Text(content="x"))
-    assert len(fake.seen) == 3
+    assert len(wire.requests) == 3
 
 
 async def test_transport_failures_are_bounded_and_clean() -> None:
-    async with fake_webhook() as fake, robot(fake.url, max_retries=2) as r:
-        for _ in range(3):
-            fake.answer(500, b"oops")
+    wire = script(raw(500, b"oops"))
+    async with mock_robot(wire, retry=RetryPolicy(max_attempts=3, base_delay=0.001)) as r:
         exc = await failure(r)
         assert isinstance(exc, HTTPStatusError) and exc.status == 500
-        assert len(fake.seen) == 3
+        assert len(wire.requests) == 3
         assert_clean(exc)
 
 
 async def test_bad_bodies_and_refused_connections_are_clean() -> None:
-    async with fake_webhook() as fake, robot(fake.url, max_retries=2) as r:
-        fake.answer(200, b"<html>not json</html>")
+    async with mock_robot(script(raw(200, b"<html>not json</html>"))) as r:
         exc = await failure(r)
         assert isinstance(exc, ResponseDecodeError)
         assert_clean(exc)
+    async with fake_webhook() as fake:
         port = fake.port
     async with robot(f"http://127.0.0.1:{port}/robot/send?access_token={TOKEN}") as r:
-        exc = await failure(r)  # the server is gone: connection refused
+        exc = await failure(r)  # the server is gone: connection refused (aiohttp's text)
     assert isinstance(exc, ConnectionFailedError)
+    assert_clean(exc)
+
+
+async def test_a_302_is_refused_without_following() -> None:
+    wire = script(raw(302, Location="https://elsewhere.example/robot/send"))
+    async with mock_robot(wire) as r:
+        exc = await failure(r)
+    assert isinstance(exc, RedirectError) and exc.status == 302 and not exc.retryable
+    assert "redirects are never followed" in str(exc)
+    assert [r.url.host for r in wire.requests] == ["oapi.example"]
     assert_clean(exc)
 
 
@@ -139,19 +152,24 @@ def test_bad_url_error_holds_no_secret() -> None:
 
 async def test_reprs_and_logs_hide_credentials(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    async with fake_webhook() as fake, robot(fake.url) as r:
-        fake.answer(payload={"errcode": 130101, "errmsg": "send too fast"})
-        r.limiter.sleep = _no_wait
+    wire = script(err(130101, "send too fast"), MockResponse(json={"errcode": 0}))
+    async with mock_robot(wire) as r:
         await r.send(Text(content="x"))
-        assert TOKEN not in repr(r) and SECRET not in repr(r)
-        assert TOKEN not in repr(r._creds) and SECRET not in repr(r._creds)
-        assert TOKEN not in repr(vars(r)) and SECRET not in repr(vars(r))
+        shown = [repr(r), repr(r._creds), repr(vars(r)), repr(r._api.family),
+                 repr(vars(r._api)), *(repr(q) for q in wire.requests)]
+        assert not [s for s in shown if TOKEN in s or SECRET in s]
     assert "throttled" in caplog.text
     assert TOKEN not in caplog.text and SECRET not in caplog.text
 
 
-async def _no_wait(seconds: float) -> None:
-    return None
+async def test_a_failure_inside_the_transport_leaks_nothing() -> None:
+    def explode(request: MockRequest) -> MockResponse:
+        raise ConnectionError(f"reset while sending to {request.url}")
+
+    async with mock_robot(Scripted().route("/robot/send", explode)) as r:
+        exc = await failure(r)
+    assert isinstance(exc, ConnectionFailedError)
+    assert_clean(exc)
 
 
 def test_fake_server_url_holds_the_token() -> None:  # guards the tests above

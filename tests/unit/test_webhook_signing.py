@@ -7,9 +7,8 @@ import hashlib
 import hmac
 import urllib.parse
 
-from dingnotify.webhook import Text, WebhookRobot, sign
-from dingnotify.webhook._pacing import SlidingWindowLimiter
-from tests.unit.webhook_fake import SECRET, TOKEN, fake_webhook
+from dingnotify.webhook import Text, sign
+from tests.unit.webhook_mock import SECRET, TOKEN, mock_robot, script
 
 FIXED_MS = 1_795_312_800_123
 
@@ -28,23 +27,23 @@ def test_sign_matches_the_documented_algorithm() -> None:
 
 async def test_each_request_carries_timestamp_and_encoded_sign() -> None:
     times = iter([FIXED_MS / 1000, (FIXED_MS + 1500) / 1000])
-    async with fake_webhook() as fake, WebhookRobot(
-            fake.url, SECRET, clock=lambda: next(times), limiter=SlidingWindowLimiter()) as r:
+    wire = script()
+    async with mock_robot(wire, SECRET, clock=lambda: next(times)) as r:
         await r.send(Text(content="a"))
         await r.send(Text(content="b"))
-    first, second = fake.seen
-    assert first.query == {"access_token": TOKEN, "timestamp": str(FIXED_MS),
-                           "sign": expected_sign(SECRET, FIXED_MS)}
-    assert second.query["timestamp"] == str(FIXED_MS + 1500)
-    assert second.query["sign"] == expected_sign(SECRET, FIXED_MS + 1500)
-    for seen in fake.seen:  # '+', '=' must be percent-encoded or the server reads spaces
-        raw_sign = seen.raw_query.split("sign=", 1)[1]
+    first, second = (dict(seen.url.query) for seen in wire.requests)
+    assert first == {"access_token": TOKEN, "timestamp": str(FIXED_MS),
+                     "sign": expected_sign(SECRET, FIXED_MS)}
+    assert second["timestamp"] == str(FIXED_MS + 1500)
+    assert second["sign"] == expected_sign(SECRET, FIXED_MS + 1500)
+    for seen in wire.requests:  # '+', '=' must be percent-encoded or the server reads spaces
+        raw_sign = seen.url.raw_query_string.split("sign=", 1)[1]
         assert "+" not in raw_sign and "=" not in raw_sign
-        assert urllib.parse.unquote(raw_sign) == seen.query["sign"]
+        assert urllib.parse.unquote(raw_sign) == seen.url.query["sign"]
 
 
 async def test_without_secret_no_signature_is_sent() -> None:
-    async with fake_webhook() as fake, WebhookRobot(
-            fake.url, limiter=SlidingWindowLimiter()) as r:
+    wire = script()
+    async with mock_robot(wire, None) as r:
         await r.send(Text(content="a"))
-    assert fake.seen[0].query == {"access_token": TOKEN}
+    assert dict(wire.requests[0].url.query) == {"access_token": TOKEN}

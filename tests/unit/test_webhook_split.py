@@ -6,9 +6,9 @@ import json
 import re
 
 from dingnotify.webhook import Markdown, Text, WebhookRobot
-from dingnotify.webhook._pacing import SlidingWindowLimiter
 from dingnotify.webhook._split import split_text
-from tests.unit.webhook_fake import FakeTime, fake_webhook
+from tests.conftest import Scripted
+from tests.unit.webhook_mock import mock_robot, script
 
 MARKER = re.compile(r"^\((\d+)/(\d+)\)$")
 
@@ -33,19 +33,18 @@ def unnumbered(text: str, index: int, total: int) -> list[str]:
     return lines[2:]  # marker line and the blank line after it
 
 
-def robot(fake_url: str) -> WebhookRobot:
-    clock = FakeTime()
-    return WebhookRobot(fake_url, limiter=SlidingWindowLimiter(clock=clock, sleep=clock.sleep))
+def robot(wire: Scripted) -> WebhookRobot:
+    return mock_robot(wire, None)
 
 
 async def test_60k_markdown_arrives_as_ordered_parts_that_fit() -> None:
     original = markdown_of(60_000, fences=False)
-    async with fake_webhook() as fake, robot(fake.url) as r:
+    async with robot(wire := script()) as r:
         sent = await r.send(Markdown(title="Report", text=original), split=True)
-    assert sent == len(fake.seen) >= 3
+    assert sent == len(wire.requests) >= 3
     lines: list[str] = []
-    for index, seen in enumerate(fake.seen, 1):
-        assert len(seen.body) <= 20_000
+    for index, seen in enumerate(wire.requests, 1):
+        assert len(seen.content or b"") <= 20_000
         part = seen.json["markdown"]
         assert part["title"] == f"Report ({index}/{sent})"
         lines += unnumbered(part["text"], index, sent)
@@ -54,12 +53,12 @@ async def test_60k_markdown_arrives_as_ordered_parts_that_fit() -> None:
 
 async def test_fences_stay_balanced_in_every_part() -> None:
     original = markdown_of(60_000, fences=True)
-    async with fake_webhook() as fake, robot(fake.url) as r:
+    async with robot(wire := script()) as r:
         sent = await r.send(Markdown(title="Log", text=original), split=True)
     fenced_parts = 0
     content: list[str] = []
-    for index, seen in enumerate(fake.seen, 1):
-        assert len(seen.body) <= 20_000
+    for index, seen in enumerate(wire.requests, 1):
+        assert len(seen.content or b"") <= 20_000
         lines = unnumbered(seen.json["markdown"]["text"], index, sent)
         fences = [line for line in lines if line.startswith("```")]
         assert len(fences) % 2 == 0
@@ -71,11 +70,11 @@ async def test_fences_stay_balanced_in_every_part() -> None:
 
 async def test_text_split_and_a_single_overlong_line_is_cut_hard() -> None:
     original = "short line\n" + "é" * 25_000 + "\nlast line"
-    async with fake_webhook() as fake, robot(fake.url) as r:
+    async with robot(wire := script()) as r:
         sent = await r.send(Text(content=original), at_mobiles=["13800000001"], split=True)
-    parts = [json.loads(s.body) for s in fake.seen]
+    parts = [s.json for s in wire.requests]
     assert sent == len(parts) >= 2
-    assert all(len(s.body) <= 20_000 for s in fake.seen)
+    assert all(len(s.content or b"") <= 20_000 for s in wire.requests)
     assert parts[0]["at"] == {"atMobiles": ["13800000001"]}
     assert all("at" not in p for p in parts[1:])
     texts = [p["text"]["content"].split("\n", 1)[1] for p in parts]

@@ -1,4 +1,5 @@
-"""A scripted stand-in for the webhook endpoint, on a real socket (unit tests only)."""
+"""A scripted webhook endpoint on a real socket: only for what the default aiohttp transport
+itself must show (redirects not followed, refused connections, an injected session)."""
 
 from __future__ import annotations
 
