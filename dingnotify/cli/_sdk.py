@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from .. import (
     DEFAULT_BASE_URL,
+    DEFAULT_RESEND_DELAY,
+    DEFAULT_RESEND_ROUNDS,
     Batch,
     BroadcastEvent,
     BroadcastReport,
     ConnectionFailedError,
     CredentialsError,
+    Delivery,
     DeliveryTimeoutError,
     DingNotifyError,
     DingTalkClient,
@@ -36,6 +39,7 @@ from .. import (
     unique_userids,
 )
 from ..robot import (
+    Robot,
     RobotBroadcastReport,
     RobotMessage,
     RobotReadStatus,
@@ -65,12 +69,15 @@ def quota_for(edition: str | None) -> Quota:
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_RESEND_DELAY",
+    "DEFAULT_RESEND_ROUNDS",
     "EDITIONS",
     "Batch",
     "BroadcastEvent",
     "BroadcastReport",
     "ConnectionFailedError",
     "CredentialsError",
+    "Delivery",
     "DeliveryTimeoutError",
     "DingNotifyError",
     "DingTalkClient",
@@ -80,6 +87,7 @@ __all__ = [
     "NotFoundError",
     "PlannedBatch",
     "Quota",
+    "Robot",
     "RobotBroadcastReport",
     "RobotMessage",
     "RobotReadStatus",

@@ -5,10 +5,12 @@ and the fan-outs built on them (broadcast, wait, recall_all).
     _body        the asyncsend_v2 body: the message encoded once, recipients spliced in
     _wire        DingTalk's answers, and the send result they carry
     _models      the typed results (``SendProgress``, ``SendResult``)
+    _delivery    ``Delivery``: a broadcast followed to the end, throttled recipients re-sent
     _resource    ``WorkNotice``, on the oapi family
 """
 
 from ._body import SendBody, check_agent_id
+from ._delivery import Delivery, ResendHook
 from ._messages import (
     OA,
     ActionCard,
@@ -36,6 +38,7 @@ __all__ = [
     "OA",
     "ActionCard",
     "ActionCardButton",
+    "Delivery",
     "File",
     "ForbiddenRecord",
     "Image",
@@ -47,6 +50,7 @@ __all__ = [
     "OAHead",
     "OARich",
     "OAStatusBar",
+    "ResendHook",
     "SendBody",
     "SendProgress",
     "SendResult",

@@ -152,7 +152,7 @@ def test_unknown_batches_are_journaled_and_resent() -> None:
     path.unlink(missing_ok=True)
     journal = Journal(path)
     try:
-        assert journal.prepare("m", [f"u{i}" for i in range(300)], []) == {}
+        assert journal.prepare("m", [f"u{i}" for i in range(300)], [], userids_per_call=100) == {}
         journal.record(event("sent", 0, task_id=11, state="acknowledged"))  # type: ignore[arg-type]
         journal.record(event("failed", 1, task_id=None, state="unknown"))  # type: ignore[arg-type]
         journal.record(event("failed", 2, task_id=None, state="failed"))  # type: ignore[arg-type]
