@@ -6,6 +6,7 @@ and the fan-outs built on them (broadcast, wait, recall_all).
     _wire        DingTalk's answers, and the send result they carry
     _models      the typed results (``SendProgress``, ``SendResult``)
     _delivery    ``Delivery``: a broadcast followed to the end, throttled recipients re-sent
+    _tasks       task ids checked, and the tasks of a report to confirm
     _resource    ``WorkNotice``, on the oapi family
 """
 
@@ -31,7 +32,8 @@ from ._messages import (
     message_from_dict,
 )
 from ._models import ForbiddenRecord, SendProgress, SendResult
-from ._resource import WorkNotice, check_task_id
+from ._resource import WorkNotice
+from ._tasks import check_task_id
 from ._wire import parse_send_result
 
 __all__ = [

@@ -36,31 +36,20 @@ from ..broadcast import (
     Batch,
     BroadcastReport,
     EventHook,
-    PendingTask,
     ProgressHook,
     check_resend,
     confirm_tasks,
     recall_tasks,
-    resend_throttled,
     run_broadcast,
 )
 from ._body import SendBody, check_agent_id
-from ._delivery import Delivery, ResendHook, replace_throttled
+from ._delivery import Delivery, ResendHook, follow_up
 from ._messages import Message
 from ._models import SendProgress, SendResult
+from ._tasks import check_task_id, check_task_id_answer, pending_tasks
 from ._wire import ProgressResponse, ResultResponse, SendResponse, parse_send_result
 
 _encode = msgspec.json.Encoder().encode
-MAX_TASK_ID = 2**63 - 1
-
-
-def check_task_id(task_id: object) -> int:
-    """A positive task id that fits DingTalk's Long."""
-    if isinstance(task_id, bool) or not isinstance(task_id, int) or not (
-        0 < task_id <= MAX_TASK_ID
-    ):
-        raise ValidationError(f"task_id must be a positive int, got {task_id!r}")
-    return task_id
 
 
 class WorkNotice:
@@ -339,25 +328,14 @@ class WorkNotice:
                                    concurrency=concurrency, agent_id=agent,
                                    on_progress=on_progress, retry=retry)
 
-        delivery = Delivery(report, await confirm(report))
-
-        async def resend(userids: list[str], left: float | None) -> list[str]:
-            delivery.resend_rounds += 1
-            if on_resend is not None:
-                on_resend(delivery.resend_rounds, userids)
-            again = await self._fan_out(
+        async def send_again(userids: list[str]) -> BroadcastReport[int]:
+            return await self._fan_out(
                 body, userids, self._planner(first=len(report.batches)),
                 concurrency=concurrency, rate=rate, timeout=timeout, retry=retry,
                 on_event=on_event)
-            report.batches.extend(again.batches)
-            report.retries += again.retries
-            report.rate_limited += again.rate_limited
-            delivery.result = replace_throttled(delivery.result, await confirm(again))
-            return delivery.result.throttled_userids
 
-        await resend_throttled(delivery.result.throttled_userids, resend,
-                               rounds=resend_rounds, delay=resend_delay)
-        return delivery
+        return await follow_up(report, confirm, send_again, rounds=resend_rounds,
+                               delay=resend_delay, on_resend=on_resend)
 
     async def wait(
         self,
@@ -379,7 +357,7 @@ class WorkNotice:
         tasks.
         """
         agent = self._agent(agent_id)
-        pending = _pending_tasks(tasks)
+        pending = pending_tasks(tasks)
 
         async def progress(task_id: int) -> SendProgress:
             return await self.get_progress(task_id, agent_id=agent, retry=retry)
@@ -411,20 +389,3 @@ class WorkNotice:
             await self.recall(task_id, agent_id=agent, timeout=timeout, retry=retry)
 
         return await recall_tasks(ids, recall, concurrency=concurrency)
-
-
-def check_task_id_answer(task_id: object) -> int:
-    """A task id from DingTalk's answer; anything else is a malformed response."""
-    try:
-        return check_task_id(task_id)
-    except ValidationError:
-        raise ResponseDecodeError(f"{PATH_ASYNCSEND}: answered task_id {task_id!r}") from None
-
-
-def _pending_tasks(tasks: Iterable[int] | BroadcastReport[int]) -> list[PendingTask]:
-    if isinstance(tasks, BroadcastReport):
-        return [
-            PendingTask(b.task_id, b.userids if b.userids and not b.dept_ids else None)
-            for b in tasks.batches if isinstance(b.task_id, int)
-        ]
-    return [PendingTask(check_task_id(t)) for t in tasks]
