@@ -12,12 +12,13 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import anyio
 
 from .._errors import ValidationError
 
-Resend = Callable[[list[str], "float | None"], Awaitable[Sequence[str]]]
+Resend: TypeAlias = Callable[[list[str], float | None], Awaitable[Sequence[str]]]
 """``resend(userids, timeout)``: send ``userids`` again, within ``timeout`` seconds when it
 is not None, and return the ones DingTalk's flow control held back again."""
 
