@@ -5,7 +5,7 @@
 """
 
 from ._client import DingTalkClient
-from ._constants import DEFAULT_BASE_URL
+from ._constants import DEFAULT_BASE_URL, DEFAULT_RESEND_DELAY, DEFAULT_RESEND_ROUNDS
 from ._coordination import Coordination
 from ._errors import (
     BroadcastCancelledError,
@@ -75,9 +75,12 @@ from .messages import (
 )
 from .models import ForbiddenRecord, MediaUpload, MobileLookup, SendProgress, SendResult
 from .top import LippiContentType, LippiResult, LyDingOpenPara, LyOpenMessage, TopClient
+from .work_notice import Delivery
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_RESEND_DELAY",
+    "DEFAULT_RESEND_ROUNDS",
     "OA",
     "ActionCard",
     "ActionCardButton",
@@ -95,6 +98,7 @@ __all__ = [
     "Coordination",
     "CredentialsError",
     "CrossDomainMessage",
+    "Delivery",
     "DeliveryTimeoutError",
     "DingNotifyError",
     "DingTalkClient",

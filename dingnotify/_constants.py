@@ -28,6 +28,14 @@ TOKEN_REFRESH_MARGIN = 300.0
 # Broadcast defaults.
 DEFAULT_CONCURRENCY = 16
 DEFAULT_POLL_INTERVAL = 1.0
+# Resend rounds of recipients DingTalk's flow control held back (work notifications'
+# ``throttled_userids``, the robot's ``flowControlledStaffIdList``), one default for every
+# channel. The limits are per minute: a re-send in the same minute is held back again, so
+# the rounds are spread over one: 3 rounds 20 s apart, the last going out a full minute
+# after the first answer, when the window that held them back has slid past. The earlier
+# rounds deliver to whoever the sliding window already lets through.
+DEFAULT_RESEND_ROUNDS = 3
+DEFAULT_RESEND_DELAY = 20.0
 
 # oapi paths.
 PATH_GETTOKEN = "/gettoken"

@@ -1,11 +1,14 @@
-"""Fan-out: the broadcast run loop, its report, and confirming or recalling many tasks.
+"""Fan-out: the broadcast run loop, its report, resend rounds, and confirming or recalling
+many tasks.
 
-Nothing here speaks HTTP: the work-notification resource hands in "send one batch",
-"poll one task" callables, so the fan-out can be tested and measured on its own.
+Nothing here speaks HTTP or knows a channel: a channel hands in "send one batch", "poll one
+task" and "send these userids again" callables, so the fan-out can be tested and measured
+on its own. The records are generic in the receipt a channel's call answers with.
 """
 
 from ._report import Batch, BatchState, BroadcastEvent, BroadcastReport, EventKind
-from ._run import AttemptHook, SendBatch, run_broadcast
+from ._resend import Resend, Resent, check_resend, resend_throttled
+from ._run import AttemptHook, EventHook, SendBatch, run_broadcast
 from ._wait import PendingTask, ProgressHook, confirm_tasks, recall_tasks
 
 __all__ = [
@@ -14,11 +17,16 @@ __all__ = [
     "BatchState",
     "BroadcastEvent",
     "BroadcastReport",
+    "EventHook",
     "EventKind",
     "PendingTask",
     "ProgressHook",
+    "Resend",
+    "Resent",
     "SendBatch",
+    "check_resend",
     "confirm_tasks",
     "recall_tasks",
+    "resend_throttled",
     "run_broadcast",
 ]

@@ -1,28 +1,42 @@
-"""What a broadcast did, batch by batch: the records a caller and a journal read."""
+"""What a broadcast did, batch by batch: the records a caller and a journal read.
+
+The records are generic in ``K``, the receipt a channel's call answers with (a work
+notification's ``int`` task id, a robot's ``str`` ``processQueryKey``); ``K`` defaults to
+``int``, so ``BroadcastReport()`` is the report ``client.work_notice.broadcast`` fills.
+"""
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Generic, Literal
+
+if sys.version_info >= (3, 13):
+    from typing import TypeVar
+else:
+    from typing_extensions import TypeVar
 
 BatchState = Literal["pending", "acknowledged", "failed", "unknown"]
 EventKind = Literal["sent", "failed", "retry", "rejected", "skipped"]
+K = TypeVar("K", default=int)
+"""The receipt of one acknowledged call: a task id, a ``processQueryKey``, ..."""
 
 
 @dataclass(eq=False, slots=True)
-class Batch:
-    """One ``asyncsend_v2`` call of a broadcast, in input order.
+class Batch(Generic[K]):
+    """One call of a broadcast, in input order.
 
-    ``state`` is ``acknowledged`` (DingTalk gave a ``task_id``), ``failed`` (certainly not
-    sent), ``unknown`` (the request may have reached DingTalk but no answer came: send it
-    again and DingTalk's same-content rule drops the repeat) or ``pending``.
+    ``state`` is ``acknowledged`` (DingTalk answered with a receipt, ``task_id``),
+    ``failed`` (certainly not sent), ``unknown`` (the request may have reached DingTalk but
+    no answer came: send it again and DingTalk's same-content rule drops the repeat) or
+    ``pending``.
     """
 
     index: int
     userids: tuple[str, ...]
     dept_ids: tuple[int, ...]
-    task_id: int | str | None = None
+    task_id: K | None = None
     error: BaseException | None = None
     attempts: int = 0
     in_flight: bool = False
@@ -62,23 +76,27 @@ class Batch:
 
 
 @dataclass(frozen=True, slots=True)
-class BroadcastEvent:
+class BroadcastEvent(Generic[K]):
     """Progress: a batch sent, failed, retried or skipped (resumed), or an input rejected."""
 
     kind: EventKind
-    report: BroadcastReport
-    batch: Batch | None = None
+    report: BroadcastReport[K]
+    batch: Batch[K] | None = None
     error: BaseException | None = None
     delay: float = 0.0
     value: object = None
 
 
 @dataclass(eq=False)
-class BroadcastReport:
+class BroadcastReport(Generic[K]):
     """What happened to every batch. ``complete`` is False after a deadline, a cancel or a
-    stop (``stopped_by``, e.g. the monthly quota running out)."""
+    stop (``stopped_by``, e.g. the monthly quota running out).
 
-    batches: list[Batch] = field(default_factory=list)
+    A channel's report may add its own fields (``RobotBroadcastReport``); this one is what
+    ``client.work_notice.broadcast`` returns, its receipts ``int`` task ids.
+    """
+
+    batches: list[Batch[K]] = field(default_factory=list)
     rejected: list[tuple[object, str]] = field(default_factory=list)
     recipients: int = 0
     retries: int = 0
@@ -91,26 +109,21 @@ class BroadcastReport:
     finished_at: float = 0.0
 
     @property
-    def task_ids(self) -> list[int]:
-        """Acknowledged task ids, in batch order."""
-        return [b.task_id for b in self.batches if isinstance(b.task_id, int)]
+    def task_ids(self) -> list[K]:
+        """The receipts of acknowledged batches (task ids), in batch order."""
+        return [b.task_id for b in self.batches if b.task_id is not None]
 
     @property
-    def process_query_keys(self) -> list[str]:
-        """Acknowledged robot ``processQueryKey``s, in batch order."""
-        return [b.task_id for b in self.batches if isinstance(b.task_id, str)]
-
-    @property
-    def acknowledged(self) -> list[Batch]:
+    def acknowledged(self) -> list[Batch[K]]:
         return [b for b in self.batches if b.task_id is not None]
 
     @property
-    def failed(self) -> list[Batch]:
+    def failed(self) -> list[Batch[K]]:
         """Batches certainly not sent."""
         return [b for b in self.batches if b.state == "failed"]
 
     @property
-    def unknown(self) -> list[Batch]:
+    def unknown(self) -> list[Batch[K]]:
         """Batches that may have been sent: re-send them (DingTalk drops repeats)."""
         return [b for b in self.batches if b.state == "unknown"]
 

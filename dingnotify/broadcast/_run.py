@@ -1,8 +1,9 @@
 """The broadcast run loop: bounded concurrency, one outcome per batch, a full account.
 
 It knows nothing of HTTP: it is handed ``send``, which makes one call (retries, quota and
-tokens are the client's business) for one batch and returns DingTalk's task_id. Every
-batch ends acknowledged, failed (certainly not sent) or unknown (may have been sent).
+tokens are the client's business) for one batch and returns the receipt DingTalk answered
+with (``K``: whatever the channel's call returns). Every batch ends acknowledged, failed
+(certainly not sent) or unknown (may have been sent).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Generic, TypeAlias
 
 import anyio
 
@@ -26,27 +28,28 @@ from .._errors import (
 from .._quota import RateCap
 from .._recipients import BatchPlanner, UserIdStream
 from .._retry import RetryHook
-from ._report import Batch, BroadcastEvent, BroadcastReport, EventKind
+from ._report import Batch, BroadcastEvent, BroadcastReport, EventKind, K
 from ._source import BatchSource
 
 logger = logging.getLogger("dingnotify.broadcast")
 
 AttemptHook = Callable[[], None]
-SendBatch = Callable[[Batch, AttemptHook, RetryHook], Awaitable[int | str]]
-"""``send(batch, on_attempt, on_retry)``: one call for one batch, returning its task_id
-(a robot ``processQueryKey`` is a ``str``)."""
+SendBatch: TypeAlias = Callable[[Batch[K], AttemptHook, RetryHook], Awaitable[K]]
+"""``send(batch, on_attempt, on_retry)``: one call for one batch, returning its receipt
+(a work notification's task id, a robot's ``processQueryKey``)."""
+EventHook: TypeAlias = Callable[[BroadcastEvent[K]], None]
 
 
 @dataclass
-class _Run:
-    send: SendBatch
-    report: BroadcastReport
+class _Run(Generic[K]):
+    send: SendBatch[K]
+    report: BroadcastReport[K]
     cap: RateCap | None
-    on_event: Callable[[BroadcastEvent], None] | None
+    on_event: EventHook[K] | None
     stop: BaseException | None = None
     failure: BaseException | None = None
 
-    def emit(self, kind: EventKind, batch: Batch | None, **extra: object) -> None:
+    def emit(self, kind: EventKind, batch: Batch[K] | None, **extra: object) -> None:
         if self.on_event is None:
             return
         try:
@@ -54,7 +57,7 @@ class _Run:
         except Exception as exc:  # the caller's hook failed: stop taking batches, re-raise later
             self.failure = self.failure or exc
 
-    async def deliver(self, batch: Batch) -> None:
+    async def deliver(self, batch: Batch[K]) -> None:
         if self.cap is not None:
             await self.cap.acquire()
 
@@ -82,7 +85,7 @@ class _Run:
     def halted(self) -> bool:
         return self.stop is not None or self.failure is not None
 
-    async def dispatch(self, source: BatchSource, concurrency: int) -> None:
+    async def dispatch(self, source: BatchSource[K], concurrency: int) -> None:
         """Up to ``concurrency`` workers, each taking the next batch as it finishes one.
 
         A worker is started only for a batch in hand, so workers never outnumber the
@@ -97,30 +100,30 @@ class _Run:
                     return
                 tg.start_soon(self._work, batch, take)
 
-    async def _work(self, batch: Batch | None, take: _Taker) -> None:
+    async def _work(self, batch: Batch[K] | None, take: _Taker[K]) -> None:
         while batch is not None:
             await self.deliver(batch)
             batch = await take()
 
-    def close_out(self, batch: Batch) -> None:
+    def close_out(self, batch: Batch[K]) -> None:
         if self.stop is not None:
             batch.error = self.stop
             self.emit("failed", batch, error=self.stop)
 
 
-class _Taker:
+class _Taker(Generic[K]):
     """The next batch for a worker, or None when the input is done or the run halted.
 
     An async iterable cannot serve two readers at once, so its reads take a lock; a
     plain iterable is read without awaiting, hence one reader at a time anyway.
     """
 
-    def __init__(self, run: _Run, source: BatchSource) -> None:
+    def __init__(self, run: _Run[K], source: BatchSource[K]) -> None:
         self._run = run
         self._source = source
         self._lock = anyio.Lock() if source.is_async else None
 
-    async def __call__(self) -> Batch | None:
+    async def __call__(self) -> Batch[K] | None:
         run = self._run
         if run.halted():
             return None
@@ -140,21 +143,21 @@ class _Taker:
 
 
 async def run_broadcast(
-    send: SendBatch,
+    send: SendBatch[K],
     userids: UserIdStream,
     *,
     planner: BatchPlanner,
     concurrency: int,
     rate: float | None = None,
     timeout: float | None = None,
-    on_event: Callable[[BroadcastEvent], None] | None = None,
-    report: BroadcastReport | None = None,
-    acknowledged: Mapping[int, int | str] | None = None,
+    on_event: EventHook[K] | None = None,
+    report: BroadcastReport[K] | None = None,
+    acknowledged: Mapping[int, K] | None = None,
     at_least_one: bool = False,
-) -> BroadcastReport:
+) -> BroadcastReport[K]:
     """Send every batch through ``send`` with at most ``concurrency`` in flight.
 
-    ``acknowledged`` maps batch index -> task_id of batches a previous run already got
+    ``acknowledged`` maps batch index -> receipt of batches a previous run already got
     acknowledged (a resumed journal): those are recorded, not re-sent. Pass ``report`` to
     keep a handle on progress that survives cancellation. ``at_least_one``: send one batch
     even with no recipients of its own (``to_all_user``).
@@ -163,7 +166,8 @@ async def run_broadcast(
         raise ValidationError("concurrency must be a positive int")
     if timeout is not None and not 0 < timeout < math.inf:
         raise ValidationError("timeout must be a positive, finite number of seconds")
-    report = report if report is not None else BroadcastReport()
+    if report is None:
+        report = BroadcastReport[K]()
     run = _Run(send, report, RateCap(rate) if rate is not None else None, on_event)
     source = BatchSource(
         userids, planner, report, acknowledged or {},
@@ -199,13 +203,13 @@ async def run_broadcast(
     return report
 
 
-async def _fail_rest(run: _Run, source: BatchSource) -> None:
+async def _fail_rest(run: _Run[K], source: BatchSource[K]) -> None:
     """The monthly quota ran out: every batch not yet sent is failed with that error."""
     while (batch := await source.next()) is not None:
         run.close_out(batch)
 
 
-def _close_out(report: BroadcastReport, error: BaseException) -> None:
+def _close_out(report: BroadcastReport[K], error: BaseException) -> None:
     report.complete = False
     for batch in report.batches:
         if batch.state == "pending":

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
 from itertools import islice
+from typing import Generic
 
 from .._recipients import BatchPlanner, Deduper, UserIdStream, all_valid, unique_userids
-from ._report import Batch, BroadcastReport
+from ._report import Batch, BroadcastReport, K
 
 Reject = Callable[[object], None]
 
 
-class BatchSource:
+class BatchSource(Generic[K]):
     """Hands out the next batch to whichever worker asks; only in-flight batches and the
     report's records are held, however long the input."""
 
@@ -24,10 +25,10 @@ class BatchSource:
         self,
         userids: UserIdStream,
         planner: BatchPlanner,
-        report: BroadcastReport,
-        acknowledged: Mapping[int, int | str],
+        report: BroadcastReport[K],
+        acknowledged: Mapping[int, K],
         reject: Reject,
-        skip: Callable[[Batch], None],
+        skip: Callable[[Batch[K]], None],
         *,
         at_least_one: bool = False,
     ) -> None:
@@ -59,7 +60,7 @@ class BatchSource:
         """Whether batches come from an async iterable (reading them awaits)."""
         return self._async is not None
 
-    async def next(self) -> Batch | None:
+    async def next(self) -> Batch[K] | None:
         """The next batch to send (acknowledged ones of a resumed run are recorded and
         skipped), or None when the input is used up."""
         while True:
@@ -73,7 +74,7 @@ class BatchSource:
             batch.task_id = task_id
             self._skip(batch)
 
-    def _ready(self) -> Batch | None:
+    def _ready(self) -> Batch[K] | None:
         pending, planner = self._pending, self._planner
         if len(pending) >= self._size or (
             self.exhausted
@@ -101,7 +102,7 @@ class BatchSource:
             chunk = good
         self._pending.extend(self._dedup.fresh(chunk))  # type: ignore[arg-type]
 
-    def _form_sync(self) -> Batch | None:
+    def _form_sync(self) -> Batch[K] | None:
         while (batch := self._ready()) is None and not self.exhausted:
             chunk = list(islice(self._sync, self._size))
             if chunk:
@@ -110,7 +111,7 @@ class BatchSource:
                 self.exhausted = True
         return batch
 
-    async def _form_async(self) -> Batch | None:
+    async def _form_async(self) -> Batch[K] | None:
         assert self._async is not None
         if self._aiter is None:
             self._aiter = aiter(self._async)

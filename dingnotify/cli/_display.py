@@ -58,7 +58,7 @@ class Output:
         return data
 
 
-def report_data(report: BroadcastReport) -> dict[str, object]:
+def report_data(report: BroadcastReport[Any]) -> dict[str, object]:
     """The broadcast report as JSON-ready data."""
     problems = [*report.failed, *report.unknown]
     return {
@@ -122,7 +122,7 @@ class BroadcastProgress:
         return (f"sent {self.sent}  failed {self.failed}  retries {self.retries}  "
                 f"recipients {self.covered}  {self.rate():.1f} calls/s")
 
-    def __call__(self, event: BroadcastEvent) -> None:
+    def __call__(self, event: BroadcastEvent[Any]) -> None:
         batch = event.batch
         if event.kind in ("sent", "skipped") and batch is not None:
             self.sent += 1
@@ -152,7 +152,7 @@ class BroadcastProgress:
             say(f"batches {done}{total}  {self.detail()}{eta}", err=True)
 
 
-def summarize_report(report: BroadcastReport) -> str:
+def summarize_report(report: BroadcastReport[Any]) -> str:
     """The broadcast's one-line summary."""
     return (
         f"batches: {len(report.batches)}  acknowledged: {len(report.acknowledged)}  "

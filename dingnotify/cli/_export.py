@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
+from ._inputs import InputError
 from ._sdk import BroadcastReport, SendResult
 
 FIELDS = ("userid", "mobile", "status", "batch", "task_id", "error")
+
+
+def check_out_path(out: str | None) -> None:
+    """``--out`` must be writable before anything is sent."""
+    if out is None:
+        return
+    target = Path(out)
+    parent = target.parent if str(target.parent) else Path(".")
+    if target.suffix.lower() not in (".csv", ".json"):
+        raise InputError(f"--out {out}: name a .csv or .json file")
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"--out {out}: directory {parent} does not exist or is not writable")
+    if target.exists() and (target.is_dir() or not os.access(target, os.W_OK)):
+        raise InputError(f"--out {out}: not a writable file")
 
 
 def recipient_rows(

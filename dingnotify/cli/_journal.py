@@ -1,11 +1,11 @@
 """Resumable broadcast journal (sqlite): nothing lost, nothing sent twice.
 
-The plan (message hash, recipients hash, every batch, sliced by the SDK's ``plan_batches``)
-is written to a new file and renamed into place before the first call, so a journal path
-either holds a whole plan or does not exist. Each batch's task_id is committed the moment
-DingTalk acknowledges it. Re-running the same command with the same journal sends only
-batches not acknowledged: failed ones (certainly not sent) and unknown ones (the request
-may have reached DingTalk) alike.
+The plan (message hash, recipients hash, the batch sizes the run decided once, every batch
+sliced by the SDK's ``plan_batches`` with them) is written to a new file and renamed into
+place before the first call, so a journal path either holds a whole plan or does not exist.
+Each batch's task_id is committed the moment DingTalk acknowledges it. Re-running the same
+command with the same journal sends only batches not acknowledged: failed ones (certainly
+not sent) and unknown ones (the request may have reached DingTalk) alike.
 
 Durability: ``journal_mode=DELETE`` with ``synchronous=FULL``: each commit is in the main
 file itself when it returns, so the ``.sqlite`` file alone (no ``-wal``) holds every
@@ -33,6 +33,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ._lock import FileLock, LockedError
 from ._sdk import BroadcastEvent, plan_batches
@@ -78,12 +79,12 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _create(path: Path, meta: dict[str, str], userids: Sequence[str],
-            dept_ids: Sequence[int], userids_per_call: int) -> None:
+            dept_ids: Sequence[int], sizes: dict[str, int]) -> None:
     """Write the whole plan to ``path.new`` and rename it into place."""
     tmp = path.with_name(path.name + ".new")
     tmp.unlink(missing_ok=True)
     rows = [(b.index, ",".join(b.userids), ",".join(map(str, b.dept_ids)))
-            for b in plan_batches(userids, dept_ids, userids_per_call=userids_per_call)]
+            for b in plan_batches(userids, dept_ids, **sizes)]
     with contextlib.closing(_connect(tmp)) as db:
         db.execute("BEGIN")
         for statement in SCHEMA.split(";"):
@@ -130,19 +131,22 @@ class Journal:
 
     def prepare(
         self, message_hash: str, userids: Sequence[str], dept_ids: Sequence[int], *,
-        userids_per_call: int = 100,
+        userids_per_call: int, dept_ids_per_call: int | None = None,
     ) -> dict[int, int]:
         """Write the plan, or check it matches; returns ``{batch index: task_id}`` acknowledged.
 
-        ``userids_per_call`` cuts the batches (20 for the robot); a journal only resumes
-        with the size it was planned with."""
+        The sizes cut the batches, as the run's broadcast will (``dept_ids_per_call`` only
+        with dept ids); a journal only resumes with the sizes it was planned with."""
         recipients_hash = digest(",".join(userids).encode(), ",".join(map(str, dept_ids)).encode())
+        sizes = {"userids_per_call": userids_per_call}
+        if dept_ids and dept_ids_per_call is not None:
+            sizes["dept_ids_per_call"] = dept_ids_per_call
         if not self.path.exists():
             meta = {"app": APP, "schema": SCHEMA_VERSION, "message_hash": message_hash,
                     "recipients_hash": recipients_hash, "created_at": str(time.time()),
-                    "userids_per_call": str(userids_per_call)}
+                    **{name: str(size) for name, size in sizes.items()}}
             try:
-                _create(self.path, meta, userids, dept_ids, userids_per_call)
+                _create(self.path, meta, userids, dept_ids, sizes)
             except OSError as exc:
                 raise JournalError(f"cannot create journal {self.path}: {exc}") from None
         self._db = self._open_checked()
@@ -153,11 +157,19 @@ class Journal:
         if meta.get("recipients_hash") != recipients_hash:
             raise JournalMismatchError(
                 f"journal {self.path} was made for different recipients; use a new journal")
-        if meta.get("userids_per_call", "100") != str(userids_per_call):
-            raise JournalMismatchError(
-                f"journal {self.path} was made for batches of {meta.get('userids_per_call', 100)}"
-                f" userids, not {userids_per_call} (another command?); use a new journal")
+        self._check_sizes(meta, sizes)
         return self.acknowledged()
+
+    def _check_sizes(self, meta: dict[str, str], sizes: dict[str, int]) -> None:
+        """Journals of schema 2 made before sizes were recorded hold 100-userid batches."""
+        planned = {"userids_per_call": "100", **meta}
+        for name, size in sizes.items():
+            made = planned.get(name, str(size))
+            if made != str(size):
+                what = name.removesuffix("_per_call").replace("_", " ")
+                raise JournalMismatchError(
+                    f"journal {self.path} was made for batches of {made} {what}, not {size} "
+                    "(another command or edition?); use a new journal")
 
     def _open_checked(self) -> sqlite3.Connection:
         if self.path.is_file() and self.path.stat().st_size == 0:
@@ -199,7 +211,7 @@ class Journal:
             "SELECT idx, task_id FROM batches WHERE state='acknowledged' AND task_id IS NOT NULL")
         return {idx: task_id for idx, task_id in rows}
 
-    def record(self, event: BroadcastEvent) -> None:
+    def record(self, event: BroadcastEvent[Any]) -> None:
         """Broadcast event hook: commit acknowledgements, failures and unknowns at once."""
         batch = event.batch
         if batch is None:

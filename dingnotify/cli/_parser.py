@@ -9,7 +9,7 @@ from typing import NoReturn
 
 from . import _exitcodes as codes
 from ._config import ENV_DOC
-from ._sdk import EDITIONS, __version__
+from ._sdk import DEFAULT_RESEND_DELAY, DEFAULT_RESEND_ROUNDS, EDITIONS, __version__
 from ._webhook import add_webhook_parser
 
 DESCRIPTION = "Bulk broadcasts, single sends, task queries and the DingTalk emulator."
@@ -55,6 +55,21 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
     return value
+
+
+def resend_flags(p: Parser, *, when: str) -> None:
+    """``--resend-rounds``/``--resend-delay``, passed to the SDK, its defaults shown."""
+    p.add_argument("--resend-rounds", type=int, choices=range(0, 6),
+                   default=DEFAULT_RESEND_ROUNDS, metavar="N",
+                   help=f"{when}re-send recipients DingTalk's per-minute flow control held "
+                        f"back, up to N rounds (0-5, default {DEFAULT_RESEND_ROUNDS})")
+    p.add_argument("--resend-delay", type=_delay, default=DEFAULT_RESEND_DELAY, metavar="S",
+                   help=f"seconds before each re-send round (default {DEFAULT_RESEND_DELAY:g})")
+
+
+def _delay(text: str) -> float:
+    """A finite number of seconds >= 0."""
+    return _number(text, minimum=0, allow_equal=True)
 
 
 def _sub(sub: argparse._SubParsersAction[Parser], name: str, text: str) -> Parser:
@@ -124,9 +139,7 @@ def _broadcast(sub: argparse._SubParsersAction[Parser]) -> None:
     bc.add_argument("--rate", type=rate, default=0.0, metavar="PER_S",
                     help="an extra cap in calls per second, below the edition's quota "
                          "(default 0: the quota alone paces)")
-    bc.add_argument("--resend-rounds", type=int, choices=range(0, 6), default=2, metavar="N",
-                    help="with --wait, re-send recipients DingTalk's per-minute flow control "
-                         "filtered, up to N rounds (0-5, default 2)")
+    resend_flags(bc, when="with --wait, ")
     bc.add_argument("--timeout", type=seconds, metavar="S",
                     help="deadline of the whole broadcast in seconds")
     bc.add_argument("--journal", metavar="FILE.sqlite",

@@ -1,8 +1,10 @@
 """``dingnotify robot send|broadcast|status|recall``: the enterprise robot from a shell.
 
 ``broadcast`` shares the work-notice broadcast's recipients files, mobile resolution,
-journal, progress and exit codes; its batches are 20 userids (the robot API's limit), and the
-journal's plan records that size, so a robot journal never resumes a work-notice run.
+journal, progress and exit codes (``_audience``, ``_fanout``); its batches are
+``Robot.userids_per_call`` userids (the robot API's limit), and the journal's plan records
+that size, so a robot journal never resumes a work-notice run. Resend rounds of
+flow-controlled users are the SDK's (``robot.broadcast``).
 """
 
 from __future__ import annotations
@@ -12,28 +14,28 @@ import os
 from typing import Any
 
 from . import _exitcodes as codes
-from ._broadcast import Audience, Hook, StopOnFatal, check_out_path, resolve, tee
+from ._audience import Audience, read_wanted, resolve
 from ._commands import edition_of, to_userids
 from ._config import ConfigError, Credentials, load_credentials
-from ._display import BroadcastProgress, Output, report_data, summarize_report
-from ._export import export
+from ._display import Output, report_data, summarize_report
+from ._export import check_out_path, export
+from ._fanout import BatchSizes, Hook, fan_out, notice_problems, plan
 from ._inputs import InputError, read_file
 from ._journal import Journal, digest
 from ._sdk import (
     DingTalkClient,
     InvalidArgumentError,
     NotFoundError,
+    Robot,
     RobotBroadcastReport,
     RobotMessage,
     SampleMarkdown,
     SampleText,
-    batch_count,
     encode_msg_param,
     quota_for,
 )
 
 ENV_ROBOT_CODE, ENV_API_BASE_URL = "DINGTALK_ROBOT_CODE", "DINGTALK_API_BASE_URL"
-USERIDS_PER_CALL = 20  # the robot API's batchSend limit
 
 
 # -- settings, client, message ------------------------------------------------------------
@@ -80,12 +82,13 @@ def robot_message(args: argparse.Namespace) -> RobotMessage:
 # -- send, status, recall -----------------------------------------------------------------
 
 async def cmd_send(args: argparse.Namespace, creds: Credentials, code: str) -> int:
-    """``robot send``: one call to at most 20 users; exit 4 if some were not sent."""
+    """``robot send``: one call to at most ``Robot.userids_per_call`` users; exit 4 if some
+    were not sent."""
     out = Output(args.format)
     message = robot_message(args)
     userids = to_userids(args.user or [])
     if not userids:
-        raise InputError("no recipients: give --user (at most 20)")
+        raise InputError(f"no recipients: give --user (at most {Robot.userids_per_call})")
     async with robot_client(creds, args, code) as client:
         result = await client.robot.send(message, userids=userids)
     out.text(f"process_query_key: {result.process_query_key}")
@@ -93,7 +96,7 @@ async def cmd_send(args: argparse.Namespace, creds: Credentials, code: str) -> i
                 "filtered": result.filtered_userids}
     for name, ids in left_out.items():
         if ids:
-            out.notice(f"{name} ({len(ids)}): {', '.join(ids[:20])}")
+            out.notice(f"{name} ({len(ids)}): {', '.join(ids)}")  # one call's users
     status = codes.PARTIAL if any(left_out.values()) else codes.OK
     out.json({**out.builtins(result), "exit_code": status})
     return status
@@ -138,34 +141,27 @@ async def cmd_recall(args: argparse.Namespace, creds: Credentials, code: str) ->
 
 # -- broadcast ----------------------------------------------------------------------------
 
-def plan(journal: Journal | None, code: str, message: RobotMessage, audience: Audience,
-         out: Output) -> dict[int, str]:
-    """The journal's plan (batches of 20): ``{batch index: processQueryKey}`` acknowledged."""
-    if journal is None:
-        return {}
-    msg_hash = digest(b"robot", code.encode(), message.msg_key.encode(),
-                      encode_msg_param(message).encode())
-    done = journal.prepare(msg_hash, audience.userids, [], userids_per_call=USERIDS_PER_CALL)
-    if done:
-        out.notice(f"resuming: {len(done)} batch(es) already acknowledged")
-    return {index: str(key) for index, key in done.items()}
+def message_hash(code: str, message: RobotMessage) -> str:
+    """What the journal's plan is for: the robot, its code, the message."""
+    return digest(b"robot", code.encode(), message.msg_key.encode(),
+                  encode_msg_param(message).encode())
 
 
 async def run(client: DingTalkClient, args: argparse.Namespace, message: RobotMessage,
-              audience: Audience, journal: Journal | None,
+              audience: Audience, sizes: BatchSizes, journal: Journal | None,
               acknowledged: dict[int, str]) -> RobotBroadcastReport:
-    """The broadcast, journaled, with progress; stopped early on fatal errors."""
-    hooks: list[Hook] = [journal.record] if journal is not None else []
-    stop, done = StopOnFatal(), RobotBroadcastReport()
-    total = batch_count(len(audience.userids), 0, userids_per_call=USERIDS_PER_CALL)
-    with BroadcastProgress(total, quiet=args.quiet) as progress, stop.scope:
-        await client.robot.broadcast(
+    """The broadcast with its resend rounds, journaled, with progress; stopped early on
+    fatal errors."""
+    done = RobotBroadcastReport()
+
+    async def start(on_event: Hook) -> object:
+        return await client.robot.broadcast(
             message, userids=audience.userids, concurrency=args.concurrency,
             rate=args.rate or None, timeout=args.timeout, resend_rounds=args.resend_rounds,
-            resend_delay=args.resend_delay, on_event=tee(progress, *hooks, stop),
-            acknowledged=acknowledged, report=done)
-    if stop.error is not None:
-        raise stop.error
+            resend_delay=args.resend_delay, on_event=on_event, acknowledged=acknowledged,
+            report=done)
+
+    await fan_out(start, total=sizes.count(audience), journal=journal, quiet=args.quiet)
     return done
 
 
@@ -209,9 +205,7 @@ def write_report(args: argparse.Namespace, report: RobotBroadcastReport, audienc
     out.text(summarize_report(report))
     out.text(f"sent: {len(sent)}  invalid: {len(invalid)}  filtered: {len(filtered)}  "
              f"throttled: {len(throttled)}  resend rounds: {report.resend_rounds}")
-    for batch in [*report.failed, *report.unknown][:5]:
-        out.notice(f"{batch.state} batch {batch.index}: "
-                   f"{type(batch.error).__name__}: {batch.error}")
+    notice_problems(report, out)
     for name, ids in (("invalid", invalid), ("filtered", filtered),
                       ("still throttled", throttled)):
         if ids:
@@ -234,13 +228,16 @@ async def cmd_broadcast(args: argparse.Namespace, creds: Credentials, code: str)
     message = robot_message(args)
     if not (args.recipients or args.user):
         raise InputError("no recipients: give --recipients FILE or --user")
+    wanted = read_wanted(args.user, args.recipients, args.column)
     check_out_path(args.out)
     journal = Journal(args.journal) if args.journal else None  # locked from here on
     try:
         async with robot_client(creds, args, code) as client:
-            audience = await resolve(client, args, out)
-            acknowledged = plan(journal, code, message, audience, out)
-            done = await run(client, args, message, audience, journal, acknowledged)
+            audience = await resolve(client, wanted, out)
+            sizes = BatchSizes(client.robot.userids_per_call)
+            done_before = plan(journal, message_hash(code, message), audience, sizes, out)
+            acknowledged = {index: str(key) for index, key in done_before.items()}
+            done = await run(client, args, message, audience, sizes, journal, acknowledged)
             status = status_of(done, audience)
             write_report(args, done, audience, status, out)
             return status

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ._parser import EPILOG, Parser, positive_int, rate, seconds
-from ._sdk import EDITIONS
+from ._parser import EPILOG, Parser, positive_int, rate, resend_flags, seconds
+from ._sdk import EDITIONS, Robot
 
 ROBOT_EPILOG = (EPILOG + "\n  robot: no agent id needed; a missing robot code exits 3; users "
                 "DingTalk answers as invalid,\n  filtered or still flow-controlled exit 4.")
@@ -53,13 +53,14 @@ def add_robot_parser(sub: argparse._SubParsersAction[Parser]) -> None:
     commands = robot.add_subparsers(dest="robot_command", required=True, metavar="COMMAND",
                                     help="run `dingnotify robot COMMAND --help` for its flags")
 
-    send = _sub(commands, "send", "one robot message to at most 20 users")
+    per_call = Robot.userids_per_call
+    send = _sub(commands, "send", f"one robot message to at most {per_call} users")
     _common(send)
     _message(send)
     send.add_argument("--user", action="append", metavar="USERID",
-                      help="a userid (repeatable, at most 20)")
+                      help=f"a userid (repeatable, at most {per_call})")
 
-    bc = _sub(commands, "broadcast", "a robot message to many users, 20 per call")
+    bc = _sub(commands, "broadcast", f"a robot message to many users, {per_call} per call")
     _common(bc)
     _message(bc)
     bc.add_argument("--recipients", action="append", metavar="FILE",
@@ -72,16 +73,11 @@ def add_robot_parser(sub: argparse._SubParsersAction[Parser]) -> None:
                     help="an extra cap in calls per second (default 0: the quota alone paces)")
     bc.add_argument("--timeout", type=seconds, metavar="S",
                     help="deadline of the whole broadcast in seconds")
-    bc.add_argument("--resend-rounds", type=int, choices=range(0, 6), default=3, metavar="N",
-                    help="re-send users DingTalk answers as flow-controlled, up to N rounds "
-                         "(0-5, default 3)")
-    bc.add_argument("--resend-delay", type=seconds, default=5.0, metavar="S",
-                    help="seconds before each re-send round (default 5)")
+    resend_flags(bc, when="")
     bc.add_argument("--journal", metavar="FILE.sqlite",
                     help="resumable journal: rerun the same command to send only what is left")
     bc.add_argument("--out", metavar="FILE",
                     help="per-recipient status, .csv or .json (checked writable before sending)")
-    bc.set_defaults(dept=None, to_all=False)  # read_inputs of `broadcast` expects them
 
     for name, text in (("status", "send status and who read each message"),
                        ("recall", "withdraw one-to-one robot messages")):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from .. import (
     DEFAULT_BASE_URL,
+    DEFAULT_RESEND_DELAY,
+    DEFAULT_RESEND_ROUNDS,
     Batch,
     BroadcastEvent,
     BroadcastReport,
@@ -36,6 +38,7 @@ from .. import (
     unique_userids,
 )
 from ..robot import (
+    Robot,
     RobotBroadcastReport,
     RobotMessage,
     RobotReadStatus,
@@ -65,6 +68,8 @@ def quota_for(edition: str | None) -> Quota:
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_RESEND_DELAY",
+    "DEFAULT_RESEND_ROUNDS",
     "EDITIONS",
     "Batch",
     "BroadcastEvent",
@@ -80,6 +85,7 @@ __all__ = [
     "NotFoundError",
     "PlannedBatch",
     "Quota",
+    "Robot",
     "RobotBroadcastReport",
     "RobotMessage",
     "RobotReadStatus",

@@ -24,9 +24,10 @@ from ._messages import (
 )
 from ._models import RobotReadStatus, RobotRecallResult, RobotSendResult
 from ._report import RobotBroadcastReport
-from ._resource import Robot
+from ._resource import MAX_USERIDS, Robot
 
 __all__ = [
+    "MAX_USERIDS",
     "Robot",
     "RobotBroadcastReport",
     "RobotMessage",

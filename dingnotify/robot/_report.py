@@ -9,9 +9,10 @@ from ._models import RobotSendResult
 
 
 @dataclass(eq=False, repr=False)
-class RobotBroadcastReport(BroadcastReport):
+class RobotBroadcastReport(BroadcastReport[str]):
     """A ``BroadcastReport`` whose acknowledged batches carry ``processQueryKey``s
-    (``process_query_keys``), with every recipient accounted for exactly once.
+    (``process_query_keys``, the same list as ``task_ids``), with every recipient
+    accounted for exactly once.
 
     Each unique recipient is in exactly one of: ``robot_sent_userids`` (DingTalk took the
     message for them), ``robot_invalid_userids``, ``robot_filtered_userids``,
@@ -23,6 +24,11 @@ class RobotBroadcastReport(BroadcastReport):
     robot_results: dict[int, RobotSendResult] = field(default_factory=dict)
     robot_throttled_userids: list[str] = field(default_factory=list)
     resend_rounds: int = 0
+
+    @property
+    def process_query_keys(self) -> list[str]:
+        """Acknowledged ``processQueryKey``s, in batch order (re-send rounds included)."""
+        return self.task_ids
 
     def _answered(self, attribute: str) -> list[str]:
         return [u for b in self.batches if (r := self.robot_results.get(b.index)) is not None

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from typing import ClassVar
 
-import anyio
 import msgspec
 
 from .._api.v1 import V1Caller
-from .._constants import DEFAULT_CONCURRENCY
+from .._constants import DEFAULT_CONCURRENCY, DEFAULT_RESEND_DELAY, DEFAULT_RESEND_ROUNDS
 from .._errors import ResponseDecodeError, ValidationError
 from .._recipients import (
     BatchPlanner,
@@ -20,7 +19,14 @@ from .._recipients import (
     unique_userids,
 )
 from .._retry import RetryHook, RetryPolicy
-from ..broadcast import AttemptHook, Batch, BroadcastEvent, run_broadcast
+from ..broadcast import (
+    AttemptHook,
+    Batch,
+    EventHook,
+    check_resend,
+    resend_throttled,
+    run_broadcast,
+)
 from ._messages import RobotMessage, _Template, encode_msg_param
 from ._models import RobotReadStatus, RobotRecallResult, RobotSendResult
 from ._report import RobotBroadcastReport
@@ -31,10 +37,9 @@ PATH_GROUP = "/v1.0/robot/groupMessages/send"
 PATH_RECALL = "/v1.0/robot/otoMessages/batchRecall"
 PATH_READ_STATUS = "/v1.0/robot/oToMessages/readStatus"
 MAX_USERIDS = 20
+"""Userids one ``batchSend`` call takes: the robot's batch size, everywhere."""
 MAX_RECALL_KEYS = 20
 MAX_GROUP_PARAM_BYTES = 15_000
-DEFAULT_RESEND_ROUNDS = 3
-DEFAULT_RESEND_DELAY = 5.0
 
 _encode = msgspec.json.Encoder().encode
 
@@ -71,7 +76,10 @@ class Robot:
 
     ``robot_code`` comes from the client or from each call. Every call takes ``timeout``
     (seconds per request; for ``broadcast`` the whole run) and ``retry``.
+    ``userids_per_call`` is the size of every batch (``MAX_USERIDS``).
     """
+
+    userids_per_call: ClassVar[int] = MAX_USERIDS
 
     def __init__(self, caller: V1Caller, robot_code: str | None = None) -> None:
         if robot_code is not None:
@@ -94,7 +102,7 @@ class Robot:
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
     ) -> RobotSendResult:
-        """Send one message to at most 20 users (after de-duplication).
+        """Send one message to at most ``MAX_USERIDS`` users (after de-duplication).
 
         Users in ``throttled_userids`` were not sent and may be sent again later;
         ``broadcast`` does that for you, and takes any number of users.
@@ -202,31 +210,29 @@ class Robot:
         retry: RetryPolicy | None = None,
         resend_rounds: int = DEFAULT_RESEND_ROUNDS,
         resend_delay: float = DEFAULT_RESEND_DELAY,
-        on_event: Callable[[BroadcastEvent], None] | None = None,
+        on_event: EventHook[str] | None = None,
         report: RobotBroadcastReport | None = None,
         acknowledged: Mapping[int, str] | None = None,
     ) -> RobotBroadcastReport:
-        """Send one message to any number of users, 20 per call, through the fan-out engine.
+        """Send one message to any number of users, ``MAX_USERIDS`` per call, through the
+        fan-out engine.
 
         Users are de-duplicated in order; ``userids`` may be a collection, a generator or
         an async iterator. Users DingTalk answers as flow-controlled are sent again after
-        ``resend_delay`` seconds, for up to ``resend_rounds`` more rounds; ``timeout``
-        bounds the whole run. The report accounts for every recipient exactly once (see
-        ``RobotBroadcastReport``).
+        ``resend_delay`` seconds, for up to ``resend_rounds`` more rounds (by default
+        ``DEFAULT_RESEND_ROUNDS`` rounds ``DEFAULT_RESEND_DELAY`` seconds apart, as for
+        ``work_notice.deliver``); ``timeout`` bounds the whole run. The report
+        accounts for every recipient exactly once (see ``RobotBroadcastReport``).
         """
         body = _SendBody(self._code(robot_code), _check_message(message))
         check_userids_container(userids)
         if isinstance(userids, Collection) and not userids:  # checked whole by the fan-out
             raise ValidationError("no recipients: userids is empty")
-        if isinstance(resend_rounds, bool) or not isinstance(resend_rounds, int) or \
-                resend_rounds < 0:
-            raise ValidationError("resend_rounds must be an int >= 0")
-        if not 0 <= resend_delay < math.inf:
-            raise ValidationError("resend_delay must be a finite number of seconds >= 0")
+        check_resend(resend_rounds, resend_delay)
         report = report if report is not None else RobotBroadcastReport()
         deadline = None if timeout is None else time.monotonic() + timeout
 
-        async def send(batch: Batch, on_attempt: AttemptHook, on_retry: RetryHook) -> str:
+        async def send(batch: Batch[str], on_attempt: AttemptHook, on_retry: RetryHook) -> str:
             result = await self._send(body, batch.userids, retry=retry, on_attempt=on_attempt,
                                       on_retry=on_retry)
             report.robot_results[batch.index] = result
@@ -239,24 +245,24 @@ class Robot:
                                 rate=rate, timeout=run_timeout, on_event=on_event,
                                 report=report, acknowledged=acknowledged if not first else None)
 
+        async def resend(pending: list[str], left: float | None) -> list[str]:
+            first = len(report.batches)
+            report.resend_rounds += 1
+            try:
+                await run(pending, first, left)
+            finally:
+                report.robot_throttled_userids = _throttled(report, first, pending)
+            return report.robot_throttled_userids
+
         try:
             await run(userids, 0, timeout)
         finally:
             report.robot_throttled_userids = _throttled(report, 0, [])
         started, recipients = report.started_at, report.recipients
         try:
-            while (report.robot_throttled_userids and report.complete
-                   and report.resend_rounds < resend_rounds):
-                left = math.inf if deadline is None else deadline - time.monotonic()
-                if left <= resend_delay:
-                    break
-                await anyio.sleep(resend_delay)
-                pending, first = report.robot_throttled_userids, len(report.batches)
-                report.resend_rounds += 1
-                try:
-                    await run(pending, first, None if deadline is None else left - resend_delay)
-                finally:
-                    report.robot_throttled_userids = _throttled(report, first, pending)
+            await resend_throttled(report.robot_throttled_userids, resend,
+                                   rounds=resend_rounds, delay=resend_delay, deadline=deadline,
+                                   go_on=lambda: report.complete)
         finally:
             report.started_at, report.recipients = started, recipients
         return report

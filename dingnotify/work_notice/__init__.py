@@ -5,10 +5,13 @@ and the fan-outs built on them (broadcast, wait, recall_all).
     _body        the asyncsend_v2 body: the message encoded once, recipients spliced in
     _wire        DingTalk's answers, and the send result they carry
     _models      the typed results (``SendProgress``, ``SendResult``)
+    _delivery    ``Delivery``: a broadcast followed to the end, throttled recipients re-sent
+    _tasks       task ids checked, and the tasks of a report to confirm
     _resource    ``WorkNotice``, on the oapi family
 """
 
 from ._body import SendBody, check_agent_id
+from ._delivery import Delivery, ResendHook
 from ._messages import (
     OA,
     ActionCard,
@@ -29,13 +32,15 @@ from ._messages import (
     message_from_dict,
 )
 from ._models import ForbiddenRecord, SendProgress, SendResult
-from ._resource import WorkNotice, check_task_id
+from ._resource import WorkNotice
+from ._tasks import check_task_id
 from ._wire import parse_send_result
 
 __all__ = [
     "OA",
     "ActionCard",
     "ActionCardButton",
+    "Delivery",
     "File",
     "ForbiddenRecord",
     "Image",
@@ -47,6 +52,7 @@ __all__ = [
     "OAHead",
     "OARich",
     "OAStatusBar",
+    "ResendHook",
     "SendBody",
     "SendProgress",
     "SendResult",

@@ -1,9 +1,9 @@
 """Work notifications (``corpconversation``): send, progress, result, recall, status bar,
-and the fan-outs built on them (broadcast, wait, recall_all)."""
+and the fan-outs built on them (broadcast, wait, deliver, recall_all)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -12,6 +12,8 @@ from .._api.oapi_wire import Envelope
 from .._constants import (
     DEFAULT_CONCURRENCY,
     DEFAULT_POLL_INTERVAL,
+    DEFAULT_RESEND_DELAY,
+    DEFAULT_RESEND_ROUNDS,
     PATH_ASYNCSEND,
     PATH_PROGRESS,
     PATH_RECALL,
@@ -32,30 +34,22 @@ from .._retry import RetryHook, RetryPolicy
 from ..broadcast import (
     AttemptHook,
     Batch,
-    BroadcastEvent,
     BroadcastReport,
-    PendingTask,
+    EventHook,
     ProgressHook,
+    check_resend,
     confirm_tasks,
     recall_tasks,
     run_broadcast,
 )
 from ._body import SendBody, check_agent_id
+from ._delivery import Delivery, ResendHook, follow_up
 from ._messages import Message
 from ._models import SendProgress, SendResult
+from ._tasks import check_task_id, check_task_id_answer, pending_tasks
 from ._wire import ProgressResponse, ResultResponse, SendResponse, parse_send_result
 
 _encode = msgspec.json.Encoder().encode
-MAX_TASK_ID = 2**63 - 1
-
-
-def check_task_id(task_id: object) -> int:
-    """A positive task id that fits DingTalk's Long."""
-    if isinstance(task_id, bool) or not isinstance(task_id, int) or not (
-        0 < task_id <= MAX_TASK_ID
-    ):
-        raise ValidationError(f"task_id must be a positive int, got {task_id!r}")
-    return task_id
 
 
 class WorkNotice:
@@ -188,6 +182,35 @@ class WorkNotice:
             payload["status_bg"] = status_bg
         await self._task_call(PATH_STATUS_BAR, Envelope, payload, timeout, retry)
 
+    @property
+    def quota(self) -> Quota:
+        """The quota whose ``userids_per_call``/``dept_ids_per_call`` size every batch."""
+        return self._quota
+
+    def _planner(self, dept_ids: Sequence[int] = (), first: int = 0) -> BatchPlanner:
+        planner = BatchPlanner(dept_ids, userids_per_call=self._quota.userids_per_call,
+                               dept_ids_per_call=self._quota.dept_ids_per_call)
+        planner.planned = first  # a resend round's batches continue the numbering
+        return planner
+
+    async def _fan_out(
+        self, body: SendBody, userids: UserIdStream, planner: BatchPlanner, *,
+        concurrency: int, rate: float | None, timeout: float | None,
+        retry: RetryPolicy | None, on_event: EventHook[int] | None,
+        report: BroadcastReport[int] | None = None,
+        acknowledged: Mapping[int, int] | None = None,
+    ) -> BroadcastReport[int]:
+        async def send(batch: Batch[int], on_attempt: AttemptHook, on_retry: RetryHook) -> int:
+            return await self._send(body, batch.userids, batch.dept_ids, retry=retry,
+                                    on_attempt=on_attempt, on_retry=on_retry)
+
+        return await run_broadcast(
+            send, userids, planner=planner,
+            concurrency=1 if body.to_all_user else concurrency, rate=rate, timeout=timeout,
+            on_event=on_event, report=report, acknowledged=acknowledged,
+            at_least_one=body.to_all_user,
+        )
+
     async def broadcast(
         self,
         message: Message,
@@ -200,10 +223,10 @@ class WorkNotice:
         timeout: float | None = None,
         agent_id: int | None = None,
         retry: RetryPolicy | None = None,
-        on_event: Callable[[BroadcastEvent], None] | None = None,
-        report: BroadcastReport | None = None,
+        on_event: EventHook[int] | None = None,
+        report: BroadcastReport[int] | None = None,
         acknowledged: Mapping[int, int] | None = None,
-    ) -> BroadcastReport:
+    ) -> BroadcastReport[int]:
         """Notify any number of people, in batches sized by the client's ``Quota``.
 
         Recipients are de-duplicated in order; ``userids`` may be a collection, a generator
@@ -212,7 +235,8 @@ class WorkNotice:
         second). Every batch ends acknowledged (its ``task_id`` in ``report.task_ids``),
         failed (certainly not sent) or unknown (may have been sent), with its error. A
         collection is fully checked before anything is sent; a stream's invalid entries
-        are skipped and listed in ``report.rejected``.
+        are skipped and listed in ``report.rejected``. ``deliver`` also waits for the
+        result and re-sends the recipients DingTalk's flow control held back.
         """
         body = SendBody(message, self._agent(agent_id), to_all_user=bool(to_all_user))
         check_userids_container(userids)
@@ -221,23 +245,101 @@ class WorkNotice:
             raise ValidationError("to_all_user sends to everyone: give no userids/dept_ids")
         if not to_all_user and isinstance(userids, Collection) and not userids and not depts:
             raise ValidationError("no recipients: give userids or dept_ids")
-        planner = BatchPlanner(depts, userids_per_call=self._quota.userids_per_call,
-                               dept_ids_per_call=self._quota.dept_ids_per_call)
+        return await self._fan_out(
+            body, userids, self._planner(depts), concurrency=concurrency, rate=rate,
+            timeout=timeout, retry=retry, on_event=on_event, report=report,
+            acknowledged=acknowledged)
 
-        async def send(batch: Batch, on_attempt: AttemptHook, on_retry: RetryHook) -> int:
-            return await self._send(body, batch.userids, batch.dept_ids, retry=retry,
-                                    on_attempt=on_attempt, on_retry=on_retry)
+    async def deliver(
+        self,
+        message: Message,
+        *,
+        userids: UserIdStream = (),
+        dept_ids: Iterable[int] = (),
+        to_all_user: bool = False,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        rate: float | None = None,
+        timeout: float | None = None,
+        agent_id: int | None = None,
+        retry: RetryPolicy | None = None,
+        on_event: EventHook[int] | None = None,
+        report: BroadcastReport[int] | None = None,
+        acknowledged: Mapping[int, int] | None = None,
+        resend_rounds: int = DEFAULT_RESEND_ROUNDS,
+        resend_delay: float = DEFAULT_RESEND_DELAY,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        wait_timeout: float | None = None,
+        on_progress: ProgressHook | None = None,
+        on_resend: ResendHook | None = None,
+    ) -> Delivery:
+        """``broadcast``, then ``settle``: every task confirmed, and the recipients DingTalk's
+        per-minute flow control held back re-sent, ``resend_delay`` seconds apart, for at
+        most ``resend_rounds`` rounds.
 
-        return await run_broadcast(
-            send, userids, planner=planner,
-            concurrency=1 if to_all_user else concurrency, rate=rate, timeout=timeout,
-            on_event=on_event, report=report, acknowledged=acknowledged,
-            at_least_one=bool(to_all_user),
-        )
+        The broadcast's arguments are ``broadcast``'s; ``poll_interval``, ``wait_timeout``
+        (each wait), ``on_progress`` and ``on_resend`` are ``settle``'s. ``timeout`` bounds
+        the broadcast and each resend round's.
+        """
+        check_resend(resend_rounds, resend_delay)
+        report = await self.broadcast(
+            message, userids=userids, dept_ids=dept_ids, to_all_user=to_all_user,
+            concurrency=concurrency, rate=rate, timeout=timeout, agent_id=agent_id,
+            retry=retry, on_event=on_event, report=report, acknowledged=acknowledged)
+        return await self.settle(
+            message, report, concurrency=concurrency, rate=rate, timeout=timeout,
+            agent_id=agent_id, retry=retry, on_event=on_event, resend_rounds=resend_rounds,
+            resend_delay=resend_delay, poll_interval=poll_interval, wait_timeout=wait_timeout,
+            on_progress=on_progress, on_resend=on_resend)
+
+    async def settle(
+        self,
+        message: Message,
+        report: BroadcastReport[int],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        rate: float | None = None,
+        timeout: float | None = None,
+        agent_id: int | None = None,
+        retry: RetryPolicy | None = None,
+        on_event: EventHook[int] | None = None,
+        resend_rounds: int = DEFAULT_RESEND_ROUNDS,
+        resend_delay: float = DEFAULT_RESEND_DELAY,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        wait_timeout: float | None = None,
+        on_progress: ProgressHook | None = None,
+        on_resend: ResendHook | None = None,
+    ) -> Delivery:
+        """Follow ``message``'s broadcast ``report`` to the end.
+
+        ``wait`` for its tasks; while the result lists ``throttled_userids`` (filtered by
+        DingTalk's per-minute flow control: they got nothing) and fewer than
+        ``resend_rounds`` rounds ran, wait ``resend_delay`` seconds, broadcast ``message``
+        to them again (``on_resend(round, userids)`` first; the round's batches are added to
+        ``report``) and wait for that. ``wait_timeout`` bounds each wait and raises
+        ``DeliveryTimeoutError``; ``timeout`` bounds each round's broadcast. Defaults are
+        the robot's too: ``DEFAULT_RESEND_ROUNDS`` rounds, ``DEFAULT_RESEND_DELAY`` s apart.
+        """
+        check_resend(resend_rounds, resend_delay)
+        agent = self._agent(agent_id)
+        body = SendBody(message, agent)
+
+        async def confirm(tasks: BroadcastReport[int]) -> SendResult:
+            return await self.wait(tasks, poll_interval=poll_interval, timeout=wait_timeout,
+                                   concurrency=concurrency, agent_id=agent,
+                                   on_progress=on_progress, retry=retry)
+
+        async def send_again(userids: list[str]) -> BroadcastReport[int]:
+            return await self._fan_out(
+                body, userids, self._planner(first=len(report.batches)),
+                concurrency=concurrency, rate=rate, timeout=timeout, retry=retry,
+                on_event=on_event)
+
+        return await follow_up(report, confirm, send_again, rounds=resend_rounds,
+                               delay=resend_delay, on_resend=on_resend)
 
     async def wait(
         self,
-        tasks: Iterable[int] | BroadcastReport,
+        tasks: Iterable[int] | BroadcastReport[int],
         *,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float | None = None,
@@ -255,7 +357,7 @@ class WorkNotice:
         tasks.
         """
         agent = self._agent(agent_id)
-        pending = _pending_tasks(tasks)
+        pending = pending_tasks(tasks)
 
         async def progress(task_id: int) -> SendProgress:
             return await self.get_progress(task_id, agent_id=agent, retry=retry)
@@ -287,20 +389,3 @@ class WorkNotice:
             await self.recall(task_id, agent_id=agent, timeout=timeout, retry=retry)
 
         return await recall_tasks(ids, recall, concurrency=concurrency)
-
-
-def check_task_id_answer(task_id: object) -> int:
-    """A task id from DingTalk's answer; anything else is a malformed response."""
-    try:
-        return check_task_id(task_id)
-    except ValidationError:
-        raise ResponseDecodeError(f"{PATH_ASYNCSEND}: answered task_id {task_id!r}") from None
-
-
-def _pending_tasks(tasks: Iterable[int] | BroadcastReport) -> list[PendingTask]:
-    if isinstance(tasks, BroadcastReport):
-        return [
-            PendingTask(b.task_id, b.userids if b.userids and not b.dept_ids else None)
-            for b in tasks.batches if isinstance(b.task_id, int)
-        ]
-    return [PendingTask(check_task_id(t)) for t in tasks]

@@ -152,7 +152,7 @@ def test_unknown_batches_are_journaled_and_resent() -> None:
     path.unlink(missing_ok=True)
     journal = Journal(path)
     try:
-        assert journal.prepare("m", [f"u{i}" for i in range(300)], []) == {}
+        assert journal.prepare("m", [f"u{i}" for i in range(300)], [], userids_per_call=100) == {}
         journal.record(event("sent", 0, task_id=11, state="acknowledged"))  # type: ignore[arg-type]
         journal.record(event("failed", 1, task_id=None, state="unknown"))  # type: ignore[arg-type]
         journal.record(event("failed", 2, task_id=None, state="failed"))  # type: ignore[arg-type]
@@ -260,3 +260,22 @@ def test_config_readable_by_others_warns_and_xdg_is_honoured(emu: Emulator,
     config.chmod(0o600)
     tight = run_cli(["send", "--user", "u000002", "--text", "a"], env)
     assert tight.returncode == 0 and "warning" not in tight.stderr
+
+
+def test_journal_records_the_sizes_the_run_decided(tmp_path: Path) -> None:
+    """The plan is cut with the run's sizes, and resumes only with the same ones."""
+    from dingnotify.cli._journal import Journal, JournalMismatchError
+
+    path = tmp_path / "depts.sqlite"
+    journal = Journal(path)
+    assert journal.prepare("m", ["u1", "u2", "u3"], list(range(1, 26)), userids_per_call=2,
+                           dept_ids_per_call=10) == {}
+    assert journal.counts() == {"planned": 3}  # max(ceil(3/2), ceil(25/10))
+    journal.close()
+    journal = Journal(path)
+    try:
+        with pytest.raises(JournalMismatchError, match="batches of 10 dept ids, not 20"):
+            journal.prepare("m", ["u1", "u2", "u3"], list(range(1, 26)), userids_per_call=2,
+                            dept_ids_per_call=20)
+    finally:
+        journal.close()

@@ -165,7 +165,7 @@ def test_journal_refuses_another_batch_size(tmp_path: Path) -> None:
     journal.close()
     journal = Journal(path)
     with pytest.raises(JournalMismatchError, match="batches of 20"):
-        journal.prepare("h", users(45), [])
+        journal.prepare("h", users(45), [], userids_per_call=100)
     journal.close()
 
 

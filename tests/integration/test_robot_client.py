@@ -259,7 +259,8 @@ async def test_broadcast_12345_userids_exact_fanout() -> None:
         assert sorted(u for b in sent for u in b["userIds"]) == sorted(users)
         assert [u for b in report.batches for u in b.userids] == users
         assert all(len(emu.robot_inbox(u)) == 1 for u in users)
-        assert len(report.process_query_keys) == 618 and report.task_ids == []
+        assert len(report.process_query_keys) == 618 == len(report.task_ids)
+        assert report.task_ids == report.process_query_keys  # the robot's receipts
         assert report.complete and report.failed == report.unknown == []
         assert sorted(_account(report)) == sorted(users) and report.recipients == 12_345
         assert emu.count(TOKEN) == 1
