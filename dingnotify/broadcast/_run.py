@@ -76,6 +76,8 @@ class _Run:
                 self.stop = self.stop or exc
             self.emit("failed", batch, error=exc)
             return
+        finally:
+            batch.userid_list = None  # the body is built: the report keeps the tuple only
         batch.ended(None)
         self.emit("sent", batch)
 
@@ -103,6 +105,7 @@ class _Run:
             batch = await take()
 
     def close_out(self, batch: Batch) -> None:
+        batch.userid_list = None
         if self.stop is not None:
             batch.error = self.stop
             self.emit("failed", batch, error=self.stop)
