@@ -5,8 +5,8 @@ from __future__ import annotations
 from types import TracebackType
 
 from redis.asyncio import Redis
-from redis.backoff import NoBackoff
 from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from .._errors import ValidationError
 from .._quota import Quota
