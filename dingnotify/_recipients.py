@@ -2,7 +2,9 @@
 
 The broadcast and the CLI's journal both slice recipients with ``plan_batches``, so a
 resumed run can never disagree with the run that wrote the journal. Ids stay ``str`` from
-the caller's input to the request body.
+the caller's input to the request body: each is checked once (``valid_joined`` checks a
+whole chunk by joining it, and that join is the body's ``userid_list``), de-duplicated once,
+and batches are tuples of the caller's own ``str`` objects, never copies of them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import (
     Set,
 )
 from dataclasses import dataclass
-from typing import Any, Protocol, SupportsIndex, TypeVar, overload
+from typing import Any, Protocol, SupportsIndex, TypeVar, cast, overload
 
 from ._constants import MAX_DEPT_IDS_PER_CALL, MAX_USERIDS_PER_CALL
 from ._errors import ValidationError
@@ -69,20 +71,24 @@ def valid_userid(u: object) -> bool:
 _PLAIN_IDS = re.compile(r'[^\x00-\x20\x7f",\\]{1,64}(?:,[^\x00-\x20\x7f",\\]{1,64})*')
 
 
-def all_valid(chunk: Sequence[object]) -> bool:
-    """True when every id of ``chunk`` is valid; the common case costs one regex match."""
-    if not chunk:
-        return True
+def valid_joined(chunk: Sequence[object]) -> str | None:
+    """``chunk`` comma-joined when every id of it is valid, else None: one check and, for
+    a batch, DingTalk's ``userid_list`` at once. The common case costs one regex match."""
     try:
         joined = ",".join(chunk)  # type: ignore[arg-type]
     except TypeError:
-        return False
+        return None
     plain = (
         joined.count(",") == len(chunk) - 1
         and _PLAIN_IDS.fullmatch(joined) is not None
         and (joined.isascii() or joined.isprintable())
     )
-    return plain or all(map(valid_userid, chunk))
+    return joined if plain or all(map(valid_userid, chunk)) else None
+
+
+def all_valid(chunk: Sequence[object]) -> bool:
+    """True when every id of ``chunk`` is valid."""
+    return valid_joined(chunk) is not None
 
 
 def check_userid(userid: object) -> str:
@@ -114,23 +120,38 @@ def check_dept_id(dept_id: object) -> int:
     return dept_id
 
 
+_CHECK_CHUNK = 1000
+
+
+def checked_userids(userids: Iterable[object]) -> Sequence[str]:
+    """Every userid of a collection checked, in order (``ValidationError`` on the first bad
+    one), duplicates dropped keeping first occurrences: ``userids`` itself when it is a
+    list or tuple with nothing to drop, else a tuple. No container check."""
+    ids = userids if isinstance(userids, list | tuple) else tuple(userids)
+    size = len(ids)
+    for start in range(0, size, _CHECK_CHUNK):
+        chunk = ids if size <= _CHECK_CHUNK else ids[start : start + _CHECK_CHUNK]
+        if valid_joined(chunk) is None:
+            for u in chunk:
+                check_userid(u)
+    if len(set(ids)) == size:  # the set is half a dict's size, and faster
+        return cast("Sequence[str]", ids)
+    return tuple(dict.fromkeys(ids))
+
+
 def unique_userids(userids: Iterable[object]) -> list[str]:
     """Checked userids, first occurrence kept, in order (raises on the first bad one)."""
     check_userids_container(userids)
-    if isinstance(userids, list | tuple):
-        for start in range(0, len(userids), 1000):
-            chunk = userids[start : start + 1000]
-            if not all_valid(chunk):
-                for u in chunk:
-                    check_userid(u)
-        return list(dict.fromkeys(userids))
-    return list(dict.fromkeys(check_userid(u) for u in userids))
+    return list(checked_userids(userids))
 
 
 def unique_dept_ids(dept_ids: Iterable[object]) -> list[int]:
     """Checked department ids, first occurrence kept, in order."""
     check_userids_container(dept_ids)
     return list(dict.fromkeys(check_dept_id(d) for d in dept_ids))
+
+
+_Ids = TypeVar("_Ids", list[str], tuple[str, ...])
 
 
 class Deduper:
@@ -141,19 +162,21 @@ class Deduper:
     def __init__(self) -> None:
         self._seen: set[str] = set()
 
-    def fresh(self, ids: list[str]) -> list[str]:
-        """The ids of ``ids`` not seen before (``ids`` must already be valid)."""
+    def fresh(self, ids: _Ids) -> _Ids:
+        """The ids of ``ids`` not seen before, as a list or tuple like ``ids`` (``ids``
+        itself when all are new; ``ids`` must already be valid). The set shares the
+        caller's ``str`` objects: it adds a table entry per id, no string."""
         seen = self._seen
-        chunk = set(ids)
-        if len(chunk) == len(ids) and seen.isdisjoint(chunk):
-            seen |= chunk  # the common case, all in C
-            return ids
-        out: list[str] = []
-        for u in ids:
-            if u not in seen:
-                seen.add(u)
-                out.append(u)
-        return out
+        if seen.isdisjoint(ids):  # the common case, all in C
+            before = len(seen)
+            seen.update(ids)
+            if len(seen) - before == len(ids):
+                return ids
+            kept: Iterable[str] = dict.fromkeys(ids)  # repeats within ``ids`` only
+        else:
+            add = seen.add
+            kept = (u for u in ids if not (u in seen or add(u)))
+        return tuple(kept) if isinstance(ids, tuple) else list(kept)
 
 
 @dataclass(frozen=True, slots=True)

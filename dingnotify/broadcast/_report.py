@@ -31,6 +31,10 @@ class Batch(Generic[K]):
     ``failed`` (certainly not sent), ``unknown`` (the request may have reached DingTalk but
     no answer came: send it again and DingTalk's same-content rule drops the repeat) or
     ``pending``.
+
+    ``userid_list`` is ``userids`` comma-joined when the check already joined exactly them
+    (the body need not join again); it is dropped once the batch has been sent, so the
+    report keeps only the tuple.
     """
 
     index: int
@@ -41,6 +45,7 @@ class Batch(Generic[K]):
     attempts: int = 0
     in_flight: bool = False
     maybe_sent: bool = False
+    userid_list: str | None = field(default=None, init=False, repr=False)
 
     @property
     def state(self) -> BatchState:

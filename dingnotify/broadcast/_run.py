@@ -79,6 +79,8 @@ class _Run(Generic[K]):
                 self.stop = self.stop or exc
             self.emit("failed", batch, error=exc)
             return
+        finally:
+            batch.userid_list = None  # the body is built: the report keeps the tuple only
         batch.ended(None)
         self.emit("sent", batch)
 
@@ -106,6 +108,7 @@ class _Run(Generic[K]):
             batch = await take()
 
     def close_out(self, batch: Batch[K]) -> None:
+        batch.userid_list = None
         if self.stop is not None:
             batch.error = self.stop
             self.emit("failed", batch, error=self.stop)

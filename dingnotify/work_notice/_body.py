@@ -33,13 +33,17 @@ class SendBody:
             head += b',"to_all_user":true'
         self._head = head
 
-    def render(self, userids: Sequence[str], dept_ids: Sequence[int]) -> bytes:
-        """The body for one call of checked, de-duplicated recipients."""
+    def render(self, userids: Sequence[str], dept_ids: Sequence[int],
+               userid_list: str | None = None) -> bytes:
+        """The body for one call of checked, de-duplicated recipients (``userid_list``:
+        ``userids`` already comma-joined, if the caller has that join)."""
         if not (userids or dept_ids or self.to_all_user):
             raise ValidationError("no recipients: give userids, dept_ids or to_all_user=True")
-        body = self._head
+        parts = [self._head]
         if userids:
-            body += b',"userid_list":"' + ",".join(userids).encode() + b'"'
+            users = ",".join(userids) if userid_list is None else userid_list
+            parts += (b',"userid_list":"', users.encode(), b'"')
         if dept_ids:
-            body += b',"dept_id_list":"' + ",".join(map(str, dept_ids)).encode() + b'"'
-        return body + b"}"
+            parts += (b',"dept_id_list":"', ",".join(map(str, dept_ids)).encode(), b'"')
+        parts.append(b"}")
+        return b"".join(parts)  # one copy of the ids into the body

@@ -26,7 +26,6 @@ from .._recipients import (
     BatchPlanner,
     UserIds,
     UserIdStream,
-    check_userids_container,
     unique_dept_ids,
     unique_userids,
 )
@@ -105,8 +104,9 @@ class WorkNotice:
         retry: RetryPolicy | None = None,
         on_attempt: AttemptHook | None = None,
         on_retry: RetryHook | None = None,
+        userid_list: str | None = None,
     ) -> int:
-        rendered = body.render(userids, dept_ids)
+        rendered = body.render(userids, dept_ids, userid_list)
         envelope = await self._api.send(
             "POST", PATH_ASYNCSEND, SendResponse, body=rendered, timeout=timeout, retry=retry,
             on_attempt=on_attempt, on_retry=on_retry,
@@ -202,7 +202,8 @@ class WorkNotice:
     ) -> BroadcastReport[int]:
         async def send(batch: Batch[int], on_attempt: AttemptHook, on_retry: RetryHook) -> int:
             return await self._send(body, batch.userids, batch.dept_ids, retry=retry,
-                                    on_attempt=on_attempt, on_retry=on_retry)
+                                    on_attempt=on_attempt, on_retry=on_retry,
+                                    userid_list=batch.userid_list)
 
         return await run_broadcast(
             send, userids, planner=planner,
@@ -239,8 +240,7 @@ class WorkNotice:
         result and re-sends the recipients DingTalk's flow control held back.
         """
         body = SendBody(message, self._agent(agent_id), to_all_user=bool(to_all_user))
-        check_userids_container(userids)
-        depts = unique_dept_ids(dept_ids)
+        depts = unique_dept_ids(dept_ids)  # userids: checked once, by the batch source
         if to_all_user and (depts or (isinstance(userids, Collection) and userids)):
             raise ValidationError("to_all_user sends to everyone: give no userids/dept_ids")
         if not to_all_user and isinstance(userids, Collection) and not userids and not depts:

@@ -69,9 +69,11 @@ async def test_million_userid_generator_has_bounded_memory() -> None:
             tracemalloc.stop()
         assert len(report.task_ids) == 10_000 and not report.failed
         assert report.recipients == 1_000_000
-        # Request bodies for all 10,000 calls alone would be ~1 GB of Python objects; the
-        # de-dup set and the report's ids are ~90 MB. A generous bound:
-        assert peak < 200 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"
+        # Request bodies for all 10,000 calls alone would be ~1 GB of Python objects. The
+        # peak (~139 MiB) is the ids themselves (57 MiB), the report's tuples of them (8),
+        # the de-dup set's table (32) and this in-process emulator's own records (~36);
+        # tests/reliability/test_recipients_memory.py measures the SDK alone.
+        assert peak < 150 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"
         print(f"\n1,000,000-userid broadcast: tracemalloc peak {peak / 2**20:.0f} MiB")
 
 

@@ -471,3 +471,107 @@ async def test_client_broadcast_to_all_users_is_one_call(wire: Scripted) -> None
     (request,) = wire.sent(SEND)
     assert request.json == {"agent_id": 123, "to_all_user": True,
                             "msg": {"msgtype": "text", "text": {"content": "x"}}}
+
+
+# --- the recipients walk: checked once, joined once, the caller's str objects throughout ---
+
+class JoinSeen(FakeSend):
+    """Also records each batch's ``userid_list`` as ``send`` sees it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.joined: dict[int, str | None] = {}
+
+    async def __call__(self, batch: Batch, on_attempt: AttemptHook, on_retry: RetryHook) -> int:
+        self.joined[batch.index] = batch.userid_list
+        return await super().__call__(batch, on_attempt, on_retry)
+
+
+async def test_a_stream_batch_is_the_tuple_read_and_its_check_is_its_join() -> None:
+    users = ids(250)
+    send = JoinSeen()
+    read: list[int] = []
+
+    def stream() -> Iterator[str]:
+        for n, u in enumerate(users):
+            read.append(n)
+            yield u
+
+    report = await broadcast(send, stream(), concurrency=1)
+    assert [b.userids for b in report.batches] == [tuple(users[i:i + 100])
+                                                   for i in range(0, 250, 100)]
+    # The caller's own str objects, never copies; the join is dropped once sent.
+    assert all(a is b for a, b in zip((u for b in report.batches for u in b.userids), users,
+                                      strict=True))
+    assert send.joined == {i: ",".join(b.userids) for i, b in enumerate(report.batches)}
+    assert all(b.userid_list is None for b in report.batches)
+    assert read == list(range(250))
+
+
+async def test_a_stream_is_read_only_as_far_as_the_next_batch_needs() -> None:
+    """Batch 1 is 50 new ids of the second hundred read plus the next 50: 250 read when it
+    is sent (before: read in hundreds, 300)."""
+    consumed: list[int] = []
+    raw = ids(100) + ids(50) + ids(300)[100:]
+
+    def stream() -> Iterator[str]:
+        for n, u in enumerate(raw):
+            consumed.append(n)
+            yield u
+
+    seen_at_send: list[int] = []
+
+    class Counting(FakeSend):
+        async def __call__(self, batch: Batch, on_attempt: AttemptHook,
+                           on_retry: RetryHook) -> int:
+            seen_at_send.append(len(consumed))
+            return await super().__call__(batch, on_attempt, on_retry)
+
+    await broadcast(Counting(), stream(), concurrency=1)
+    assert seen_at_send == [100, 250, 350]
+
+
+@pytest.mark.parametrize("as_async", [False, True])
+async def test_a_batch_filled_across_reads_keeps_order_and_joins_at_render(
+        as_async: bool) -> None:
+    """Duplicates and invalid entries make a batch take ids from several reads; it is then
+    the exact plan, without the check's join (the body joins it)."""
+    raw: list[Any] = [*ids(120), "", "u000005", *ids(90, "v"), 7, *ids(40, "v"), *ids(30, "w")]
+    send = JoinSeen()
+
+    async def agen() -> AsyncIterator[Any]:
+        for u in raw:
+            yield u
+
+    report = await broadcast(send, agen() if as_async else iter(raw), concurrency=2)
+    unique = list(dict.fromkeys(u for u in raw if isinstance(u, str) and u))
+    assert [b.userids for b in report.batches] == [tuple(unique[i:i + 100])
+                                                   for i in range(0, len(unique), 100)]
+    assert [v for v, _ in report.rejected] == ["", 7]
+    assert send.joined[0] == ",".join(unique[:100])  # one whole read: its check's join
+    assert send.joined[1] is None  # 20 + 80 ids from two reads
+    assert all(b.userid_list is None for b in report.batches)
+
+
+async def test_a_collection_is_checked_whole_then_sliced() -> None:
+    users = tuple(ids(230))
+    send = JoinSeen()
+    report = await broadcast(send, users + users[:50], concurrency=3)
+    assert [b.userids for b in report.batches] == [users[:100], users[100:200], users[200:]]
+    assert all(a is b for a, b in zip((u for b in report.batches for u in b.userids), users,
+                                      strict=True))
+    assert report.recipients == 230
+    with pytest.raises(ValidationError, match="must be strings"):
+        await broadcast(send, [*users, 7], concurrency=1)
+    with pytest.raises(ValidationError, match="not one string"):
+        await broadcast(send, "u000001", concurrency=1)  # type: ignore[arg-type]
+    assert len(send.calls) == 3
+
+
+async def test_skipped_and_stopped_batches_keep_no_join() -> None:
+    send = FakeSend(plan={"u000100": [QuotaExhaustedError(90020, "quota")]})
+    report = await broadcast(send, iter(ids(500)), concurrency=1,
+                             acknowledged={0: 7})
+    assert [b.state for b in report.batches] == ["acknowledged", "failed", "failed",
+                                                 "failed", "failed"]
+    assert all(b.userid_list is None for b in report.batches)

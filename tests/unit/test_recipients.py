@@ -11,8 +11,10 @@ from dingnotify._recipients import (
     SequenceNotStr,
     all_valid,
     check_userid,
+    checked_userids,
     unique_dept_ids,
     unique_userids,
+    valid_joined,
     valid_userid,
 )
 
@@ -106,3 +108,34 @@ def test_sequence_not_str_accepts_collections() -> None:
         return len(userids)
 
     assert takes(["a", "b"]) == 2 and takes(("a",)) == 1
+
+
+def test_deduper_hands_back_its_input_when_all_ids_are_new() -> None:
+    dedup = Deduper()
+    first = ("a", "b", "c")
+    assert dedup.fresh(first) is first
+    assert dedup.fresh(("c", "d", "d", "e")) == ("d", "e")
+    assert dedup.fresh(("f", "f")) == ("f",)  # repeats within one chunk, none seen before
+    assert dedup.fresh(["g", "a"]) == ["g"]
+
+
+def test_checked_userids_copies_only_to_drop_duplicates() -> None:
+    users = [f"u{i}" for i in range(2500)]
+    assert checked_userids(users) is users
+    as_tuple = tuple(users)
+    assert checked_userids(as_tuple) is as_tuple
+    assert checked_userids(users + users[:10]) == as_tuple
+    assert checked_userids({"only"}) == ("only",)
+    assert checked_userids(iter(["z", "z", "y"])) == ("z", "y")
+    with pytest.raises(ValidationError, match="invalid userid ''"):
+        checked_userids([*users, "", 7])
+
+
+@pytest.mark.parametrize("chunk", [["u1", "u2"], ["钉钉", "a b"], [], ["x" * 64]])
+def test_valid_joined_is_the_comma_join(chunk: list[str]) -> None:
+    assert valid_joined(chunk) == ",".join(chunk)
+
+
+@pytest.mark.parametrize("chunk", [["u1", ""], ["a,b"], ["u1", 7], ["x" * 65], ['q"']])
+def test_valid_joined_refuses_any_bad_id(chunk: list[object]) -> None:
+    assert valid_joined(chunk) is None
