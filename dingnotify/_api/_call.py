@@ -14,7 +14,8 @@ margin, not after a token fetch (in another process, with a shared store).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
 
 from yarl import URL
@@ -135,7 +136,7 @@ class Caller:
         self.governor = governor
         self._secrets = secrets
 
-    async def call(
+    def call(
         self,
         call: Call[T],
         *,
@@ -143,18 +144,17 @@ class Caller:
         retry: RetryPolicy | None = None,
         on_attempt: Callable[[], None] | None = None,
         on_retry: RetryHook | None = None,
-    ) -> T:
-        """One API call: every attempt it takes, within ``timeout`` each and ``retry``.
+    ) -> Awaitable[T]:
+        """One API call, to await: every attempt it takes, within ``timeout`` each and
+        ``retry``; ``on_attempt`` runs just before each request is written.
 
-        ``on_attempt`` runs just before each request is written."""
-
-        async def attempt(attempt_timeout: float) -> T:
-            return await self._attempt(call, attempt_timeout, on_attempt)
-
-        return await self.http.run(attempt, timeout=timeout, retry=retry, on_retry=on_retry)
+        A plain function handing back ``HttpCore.run``'s coroutine: every layer of
+        coroutines costs each of a broadcast's requests, so there is none here."""
+        return self.http.run(partial(self._attempt, call, on_attempt), timeout=timeout,
+                             retry=retry, on_retry=on_retry)
 
     async def _attempt(
-        self, call: Call[T], timeout: float, on_attempt: Callable[[], None] | None
+        self, call: Call[T], on_attempt: Callable[[], None] | None, timeout: float
     ) -> T:
         tokens, governor = self.tokens, self.governor
         stale: Secret | None = None  # the token DingTalk rejected: it may echo it back

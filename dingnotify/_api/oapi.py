@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from yarl import URL
@@ -78,7 +78,7 @@ async def fetch_oapi_token(
 class OapiCaller(Caller):
     """The oapi family's caller, with ``send`` for calls that decode an envelope type."""
 
-    async def send(
+    def send(
         self,
         method: str,
         path: str,
@@ -92,14 +92,15 @@ class OapiCaller(Caller):
         retry: RetryPolicy | None = None,
         on_attempt: Callable[[], None] | None = None,
         on_retry: RetryHook | None = None,
-    ) -> E:
-        """One call: the decoded envelope of a zero ``errcode``, else a typed error."""
+    ) -> Awaitable[E]:
+        """One call, to await: the decoded envelope of a zero ``errcode``, else a typed
+        error (no coroutine of its own, see ``Caller.call``)."""
         headers = (
             None if body is None or not content_type
             else JSON_HEADERS if content_type == JSON_CONTENT_TYPE
             else frozen_headers({"Content-Type": content_type})
         )
-        return await self.call(
+        return self.call(
             Call(method, path, envelope_decoder(kind), body=body, headers=headers, query=query,
                  recipients=recipients),
             timeout=timeout, retry=retry, on_attempt=on_attempt, on_retry=on_retry)

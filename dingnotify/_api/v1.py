@@ -3,7 +3,7 @@ HTTP status and a ``code`` for errors (``v1_wire``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import msgspec
@@ -82,7 +82,7 @@ async def fetch_v1_token(
 class V1Caller(Caller):
     """The v1.0 family's caller, with ``send`` for calls that decode with a function."""
 
-    async def send(
+    def send(
         self,
         method: str,
         path: str,
@@ -94,8 +94,8 @@ class V1Caller(Caller):
         retry: RetryPolicy | None = None,
         on_attempt: Callable[[], None] | None = None,
         on_retry: RetryHook | None = None,
-    ) -> T:
-        """One call: ``decode`` of a 2xx answer's body, else a typed error."""
-        return await self.call(Call(method, path, decode, body=body, query=query),
+    ) -> Awaitable[T]:
+        """One call, to await: ``decode`` of a 2xx answer's body, else a typed error."""
+        return self.call(Call(method, path, decode, body=body, query=query),
                                timeout=timeout, retry=retry, on_attempt=on_attempt,
                                on_retry=on_retry)

@@ -3,7 +3,7 @@ and the fan-outs built on them (broadcast, wait, deliver, recall_all)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Collection, Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -116,12 +116,12 @@ class WorkNotice:
             raise ResponseDecodeError(f"{PATH_ASYNCSEND}: response has no task_id")
         return check_task_id_answer(envelope.task_id)
 
-    async def _task_call(
+    def _task_call(
         self, path: str, kind: type[Envelope], payload: dict[str, object],
         timeout: float | None, retry: RetryPolicy | None,
-    ) -> Envelope:
-        return await self._api.send("POST", path, kind, body=_encode(payload), timeout=timeout,
-                                    retry=retry)
+    ) -> Awaitable[Envelope]:
+        return self._api.send("POST", path, kind, body=_encode(payload), timeout=timeout,
+                              retry=retry)
 
     async def get_progress(
         self, task_id: int, *, agent_id: int | None = None, timeout: float | None = None,
