@@ -23,7 +23,6 @@ from ._errors import (
     DingNotifyError,
     RequestTimeoutError,
     TransportError,
-    status_error_for,
 )
 from ._retry import RetryHook, RetryPolicy, retrying
 from ._transport import AsyncTransport, Request, ResponseLike
@@ -116,16 +115,6 @@ class HttpCore:
         except OSError as exc:
             failure = ConnectionFailedError(f"{request.where} failed: {type(exc).__name__}")
         raise failure  # outside any except block: nothing chained, nothing leaked
-
-    async def send(self, request: Request) -> bytes:
-        """One attempt: the body of an HTTP 200 answer, else a typed ``TransportError``."""
-        response = await self.exchange(request)
-        if response.status != 200:
-            raise status_error_for(
-                response.status, f"{request.where} answered HTTP {response.status}",
-                retry_after=retry_after(response),
-            )
-        return response.content
 
     async def aclose(self) -> None:
         """Refuse new calls, let those in flight finish for up to ``close_grace`` seconds,

@@ -7,8 +7,9 @@ from collections.abc import Awaitable, Collection, Iterable, Mapping, Sequence
 
 import msgspec
 
+from .._api import Call
 from .._api.oapi import OapiCaller
-from .._api.oapi_wire import Envelope
+from .._api.oapi_wire import Envelope, envelope_decoder
 from .._constants import (
     DEFAULT_CONCURRENCY,
     DEFAULT_POLL_INTERVAL,
@@ -30,6 +31,7 @@ from .._recipients import (
     unique_userids,
 )
 from .._retry import RetryHook, RetryPolicy
+from .._transport import JSON_HEADERS
 from ..broadcast import (
     AttemptHook,
     Batch,
@@ -49,6 +51,7 @@ from ._tasks import check_task_id, check_task_id_answer, pending_tasks
 from ._wire import ProgressResponse, ResultResponse, SendResponse, parse_send_result
 
 _encode = msgspec.json.Encoder().encode
+_decode_send = envelope_decoder(SendResponse)
 
 
 class WorkNotice:
@@ -106,12 +109,12 @@ class WorkNotice:
         on_retry: RetryHook | None = None,
         userid_list: str | None = None,
     ) -> int:
-        rendered = body.render(userids, dept_ids, userid_list)
-        envelope = await self._api.send(
-            "POST", PATH_ASYNCSEND, SendResponse, body=rendered, timeout=timeout, retry=retry,
-            on_attempt=on_attempt, on_retry=on_retry,
-            recipients=self._quota.reservation(len(userids), len(dept_ids), body.to_all_user),
-        )
+        call = Call("POST", PATH_ASYNCSEND, _decode_send, headers=JSON_HEADERS,
+                    body=body.render(userids, dept_ids, userid_list),
+                    recipients=self._quota.reservation(len(userids), len(dept_ids),
+                                                       body.to_all_user))
+        envelope = await self._api.call(call, timeout=timeout, retry=retry,
+                                        on_attempt=on_attempt, on_retry=on_retry)
         if envelope.task_id is None:
             raise ResponseDecodeError(f"{PATH_ASYNCSEND}: response has no task_id")
         return check_task_id_answer(envelope.task_id)
@@ -200,10 +203,11 @@ class WorkNotice:
         report: BroadcastReport[int] | None = None,
         acknowledged: Mapping[int, int] | None = None,
     ) -> BroadcastReport[int]:
-        async def send(batch: Batch[int], on_attempt: AttemptHook, on_retry: RetryHook) -> int:
-            return await self._send(body, batch.userids, batch.dept_ids, retry=retry,
-                                    on_attempt=on_attempt, on_retry=on_retry,
-                                    userid_list=batch.userid_list)
+        def send(batch: Batch[int], on_attempt: AttemptHook, on_retry: RetryHook
+                 ) -> Awaitable[int]:
+            return self._send(body, batch.userids, batch.dept_ids, retry=retry,
+                              on_attempt=on_attempt, on_retry=on_retry,
+                              userid_list=batch.userid_list)
 
         return await run_broadcast(
             send, userids, planner=planner,
