@@ -79,6 +79,7 @@ class HttpCore:
         timeout: float | None,
         retry: RetryPolicy | None,
         on_retry: RetryHook | None = None,
+        repeatable: bool = True,
     ) -> T:
         """One API call: ``attempt`` under the retry engine (this client's defaults unless
         given), inside the call bracket."""
@@ -86,7 +87,7 @@ class HttpCore:
         try:
             return await retrying(attempt, retry if retry is not None else self.retry,
                                   timeout=timeout if timeout is not None else self.timeout,
-                                  on_retry=on_retry)
+                                  on_retry=on_retry, repeatable=repeatable)
         finally:
             self._end()
 

@@ -103,11 +103,14 @@ async def retrying(
     *,
     timeout: float,
     on_retry: RetryHook | None = None,
+    repeatable: bool = True,
 ) -> T:
     """Run ``attempt(per_attempt_timeout)`` until it succeeds or ``policy`` says stop.
 
     The timeout handed to each attempt is ``timeout``, shortened so that no attempt
-    outlives the policy's deadline.
+    outlives the policy's deadline. A call that is not ``repeatable`` (its API does not
+    drop a repeat) stops at the first failure that may have reached the server
+    (``maybe_sent``), whatever the policy: a second attempt could deliver twice.
     """
     started = time.monotonic()
     failures = throttles = 0
@@ -121,7 +124,8 @@ async def retrying(
             else:
                 failures += 1
                 number, budget = failures, policy.max_attempts
-            if number >= budget or not policy.is_retryable(exc):
+            if number >= budget or not policy.is_retryable(exc) or (
+                    not repeatable and getattr(exc, "maybe_sent", False)):
                 raise
             wait = policy.delay(number, exc)
             if policy.deadline is not None:

@@ -44,9 +44,12 @@ class Call(Generic[T]):
 
     ``api`` names the governor's budget (the path, unless a family says otherwise);
     ``recipients`` is what the call draws from the per-minute recipients budget.
+    ``repeatable`` is a property of the API: False when DingTalk does not drop a repeat
+    (the robot's sends), so an attempt that may have reached it is never tried again.
     """
 
-    __slots__ = ("api", "body", "decode", "headers", "method", "path", "query", "recipients")
+    __slots__ = ("api", "body", "decode", "headers", "method", "path", "query", "recipients",
+                 "repeatable")
 
     def __init__(
         self,
@@ -59,6 +62,7 @@ class Call(Generic[T]):
         query: Mapping[str, str] | None = None,
         recipients: int = 0,
         api: str | None = None,
+        repeatable: bool = True,
     ) -> None:
         self.method = method
         self.path = path
@@ -68,6 +72,7 @@ class Call(Generic[T]):
         self.query = query
         self.recipients = recipients
         self.api = path if api is None else api
+        self.repeatable = repeatable
 
 
 class Family(Protocol):
@@ -151,7 +156,7 @@ class Caller:
         A plain function handing back ``HttpCore.run``'s coroutine: every layer of
         coroutines costs each of a broadcast's requests, so there is none here."""
         return self.http.run(partial(self._attempt, call, on_attempt), timeout=timeout,
-                             retry=retry, on_retry=on_retry)
+                             retry=retry, on_retry=on_retry, repeatable=call.repeatable)
 
     async def _attempt(
         self, call: Call[T], on_attempt: Callable[[], None] | None, timeout: float

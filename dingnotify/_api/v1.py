@@ -94,8 +94,11 @@ class V1Caller(Caller):
         retry: RetryPolicy | None = None,
         on_attempt: Callable[[], None] | None = None,
         on_retry: RetryHook | None = None,
+        repeatable: bool = True,
     ) -> Awaitable[T]:
-        """One call, to await: ``decode`` of a 2xx answer's body, else a typed error."""
-        return self.call(Call(method, path, decode, body=body, query=query),
+        """One call, to await: ``decode`` of a 2xx answer's body, else a typed error
+        (``repeatable``: see ``Call``)."""
+        return self.call(Call(method, path, decode, body=body, query=query,
+                              repeatable=repeatable),
                                timeout=timeout, retry=retry, on_attempt=on_attempt,
                                on_retry=on_retry)

@@ -206,6 +206,11 @@ def write_report(args: argparse.Namespace, report: RobotBroadcastReport, audienc
     out.text(f"sent: {len(sent)}  invalid: {len(invalid)}  filtered: {len(filtered)}  "
              f"throttled: {len(throttled)}  resend rounds: {report.resend_rounds}")
     notice_problems(report, out)
+    if report.unknown:
+        out.notice(f"{sum(len(b.userids) for b in report.unknown)} user(s) in "
+                   f"{len(report.unknown)} batch(es) of unknown outcome may have been sent: "
+                   "the robot API does not drop a repeat, so they were not sent again "
+                   "(re-sending them may message them twice)")
     for name, ids in (("invalid", invalid), ("filtered", filtered),
                       ("still throttled", throttled)):
         if ids:

@@ -24,10 +24,11 @@ from ._messages import (
 )
 from ._models import RobotReadStatus, RobotRecallResult, RobotSendResult
 from ._report import RobotBroadcastReport
-from ._resource import MAX_USERIDS, Robot
+from ._resource import MAX_USERIDS, NO_ANSWER, Robot
 
 __all__ = [
     "MAX_USERIDS",
+    "NO_ANSWER",
     "Robot",
     "RobotBroadcastReport",
     "RobotMessage",

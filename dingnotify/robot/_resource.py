@@ -40,6 +40,7 @@ MAX_USERIDS = 20
 """Userids one ``batchSend`` call takes: the robot's batch size, everywhere."""
 MAX_RECALL_KEYS = 20
 MAX_GROUP_PARAM_BYTES = 15_000
+NO_ANSWER = "DingTalk's answer named this key in neither list"
 
 _encode = msgspec.json.Encoder().encode
 
@@ -127,10 +128,10 @@ class Robot:
     ) -> RobotSendResult:
         result = await self._caller.send(
             "POST", PATH_SEND, decode_send, body=body.render(userids), timeout=timeout,
-            retry=retry, on_attempt=on_attempt, on_retry=on_retry)
+            retry=retry, on_attempt=on_attempt, on_retry=on_retry, repeatable=False)
         if not result.process_query_key:
             raise ResponseDecodeError(f"{PATH_SEND}: response has no processQueryKey")
-        return result
+        return within(result, userids)
 
     async def send_to_group(
         self,
@@ -151,7 +152,7 @@ class Robot:
                                                     open_conversation_id),
                         "msgKey": message.msg_key, "msgParam": param})
         key = await self._caller.send("POST", PATH_GROUP, decode_group_send, body=body,
-                                      timeout=timeout, retry=retry)
+                                      timeout=timeout, retry=retry, repeatable=False)
         if not key:
             raise ResponseDecodeError(f"{PATH_GROUP}: response has no processQueryKey")
         return key
@@ -180,7 +181,9 @@ class Robot:
     ) -> RobotRecallResult:
         """Recall one-to-one messages: keys recalled, and the reason for each that was not.
 
-        Any number of keys (20 per call, one call after another).
+        Any number of keys (20 per call, one call after another). Every key asked about is
+        in exactly one of the two: one DingTalk's answer names in neither list is failed
+        (``NO_ANSWER``), and keys it names that were not asked about are ignored.
         """
         code = self._code(robot_code)
         check_userids_container(process_query_keys)
@@ -195,8 +198,10 @@ class Robot:
                             "processQueryKeys": keys[start:start + MAX_RECALL_KEYS]})
             part = await self._caller.send("POST", PATH_RECALL, decode_recall, body=body,
                                            timeout=timeout, retry=retry)
-            recalled.extend(part.recalled)
-            failed.update(part.failed)
+            asked = keys[start:start + MAX_RECALL_KEYS]
+            done = {k for k in part.recalled if k in asked}
+            recalled.extend(k for k in asked if k in done)
+            failed.update({k: part.failed.get(k, NO_ANSWER) for k in asked if k not in done})
         return RobotRecallResult(recalled=recalled, failed=failed)
 
     async def broadcast(
@@ -266,6 +271,25 @@ class Robot:
         finally:
             report.started_at, report.recipients = started, recipients
         return report
+
+
+def within(result: RobotSendResult, userids: Sequence[str]) -> RobotSendResult:
+    """The answer's lists kept to the users the call was for, each user in one list at
+    most (the first of invalid, throttled, filtered that names it): an answer is not
+    trusted to name only them, nor each of them once."""
+    asked, seen = set(userids), set[str]()
+
+    def keep(ids: list[str]) -> list[str]:
+        kept = [u for u in dict.fromkeys(ids) if u in asked and u not in seen]
+        seen.update(kept)
+        return kept
+
+    if not (result.invalid_userids or result.throttled_userids or result.filtered_userids):
+        return result
+    return RobotSendResult(process_query_key=result.process_query_key,
+                           invalid_userids=keep(result.invalid_userids),
+                           throttled_userids=keep(result.throttled_userids),
+                           filtered_userids=keep(result.filtered_userids))
 
 
 def _throttled(report: RobotBroadcastReport, first: int, pending: list[str]) -> list[str]:

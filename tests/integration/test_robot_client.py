@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from dingnotify import (
+    ConnectionFailedError,
     CredentialsError,
     DingTalkClient,
     InvalidArgumentError,
@@ -233,11 +234,21 @@ async def test_wrong_secret_is_a_credentials_error(emu: Emulator) -> None:
 
 
 async def test_server_errors_are_retried() -> None:
-    plan = FaultPlan(rules=[Fault(path=SEND, kind="http_503", times=1),
-                            Fault(path=SEND, kind="drop", times=1)])
+    plan = FaultPlan(rules=[Fault(path=SEND, kind="http_503", times=2)])
     async with Emulator(faults=plan) as emu, robot_client(emu, retry=FAST) as client:
         r = await client.robot.send(SampleText(content="hi"), userids=["u000001"])
     assert r.process_query_key and emu.count(SEND) == 3
+
+
+async def test_a_dropped_answer_is_not_retried_the_send_may_have_arrived() -> None:
+    """The robot API does not drop a repeat: after a dropped connection the send may have
+    been taken, so it is not sent again (the error says it may have been sent)."""
+    plan = FaultPlan(rules=[Fault(path=SEND, kind="http_503", times=1),
+                            Fault(path=SEND, kind="drop", times=1)])
+    async with Emulator(faults=plan) as emu, robot_client(emu, retry=FAST) as client:
+        with pytest.raises(ConnectionFailedError) as caught:
+            await client.robot.send(SampleText(content="hi"), userids=["u000001"])
+    assert caught.value.maybe_sent and emu.count(SEND) == 2
 
 
 def _account(report: RobotBroadcastReport) -> list[str]:
