@@ -45,6 +45,9 @@ class Credentials:
             return "the webhook URL is not a valid URL"
         if parsed.scheme not in ("http", "https") or not parsed.host:
             return "the webhook URL must be an http(s) URL"
+        if parsed.raw_user is not None or parsed.raw_password is not None:
+            # DingTalk webhook URLs never carry one; kept, it would show in every error
+            return "the webhook URL must not carry a user name or password (user:password@)"
         token = parsed.query.get(TOKEN_PARAM, "")
         if not token:
             return "the webhook URL has no access_token parameter"

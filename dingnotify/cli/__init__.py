@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from functools import partial
 
 import anyio
 
@@ -15,6 +16,7 @@ from ._inputs import InputError
 from ._journal import JournalError
 from ._parser import build_parser
 from ._sdk import CredentialsError, DingNotifyError, ValidationError
+from ._signals import Terminated, until_terminated
 from ._webhook import run_webhook
 
 __all__ = ["build_parser", "main"]
@@ -62,6 +64,9 @@ def _exit_code(exc: BaseException) -> int | None:
     if isinstance(exc, KeyboardInterrupt):
         say("dingnotify: interrupted", err=True)
         return codes.INTERRUPTED
+    if isinstance(exc, Terminated):
+        say(f"dingnotify: {exc}", err=True)
+        return codes.TERMINATED
     return None
 
 
@@ -76,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "webhook":
         return run_webhook(args)
     try:
-        return anyio.run(_dispatch, args)
+        return anyio.run(until_terminated, partial(_dispatch, args))
     except BaseException as caught:
         code = _exit_code(_first_error(caught))
         if code is None:

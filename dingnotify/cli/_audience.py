@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from ._commands import resolve_mobiles, to_userids
 from ._display import Output
 from ._inputs import InputError, read_recipients
-from ._sdk import DingTalkClient, unique_dept_ids
+from ._sdk import DingTalkClient, ValidationError, check_mobile, unique_dept_ids
 
 
 @dataclass
@@ -55,9 +55,28 @@ def read_wanted(
     return Wanted(userids, mobiles, depts, to_all)
 
 
+def normalised(mobiles: Sequence[str]) -> dict[str, str]:
+    """Each mobile as written -> as looked up (``+86 138 0000 0001`` -> ``13800000001``,
+    ``138-0000-0003`` -> ``13800000003``; the SDK's ``check_mobile``)."""
+    forms: dict[str, str] = {}
+    for mobile in mobiles:
+        try:
+            forms[mobile] = check_mobile(mobile)
+        except ValidationError as exc:
+            raise InputError(str(exc)) from None
+    return forms
+
+
 async def resolve(client: DingTalkClient, wanted: Wanted, out: Output) -> Audience:
-    """Resolve the mobiles: who gets the message."""
-    found, unknown = await resolve_mobiles(client, wanted.mobiles)
+    """Resolve the mobiles (normalised, each number looked up once): who gets the message.
+
+    Unknown mobiles are reported as written.
+    """
+    forms = normalised(wanted.mobiles)
+    written = {form: mobile for mobile, form in reversed(forms.items())}  # first spelling
+    by_form, unknown_forms = await resolve_mobiles(client, list(dict.fromkeys(forms.values())))
+    found = {mobile: by_form[form] for mobile, form in forms.items() if form in by_form}
+    unknown = [written[form] for form in unknown_forms]
     if unknown:
         out.notice(f"{len(unknown)} unknown mobile(s), e.g. {unknown[0]}")
     userids = to_userids(wanted.userids + [found[m] for m in wanted.mobiles if m in found])

@@ -5,7 +5,8 @@ USAGE = 2  # bad input: flags, files, recipients, message, journal (argparse use
 CREDENTIALS = 3  # missing or rejected app key / secret / agent id
 PARTIAL = 4  # some batches failed or are unknown, a poll failed, or delivery did not finish
 API_ERROR = 5  # DingTalk or the network failed the whole command (e.g. server unreachable)
-INTERRUPTED = 130
+INTERRUPTED = 130  # Ctrl-C (SIGINT)
+TERMINATED = 143  # SIGTERM (kill, systemd, a CI timeout): 128 + 15, as shells report it
 
 EPILOG = """\
 exit codes:
@@ -15,4 +16,5 @@ exit codes:
   4    partial: some batches failed or unknown, unknown mobiles, a failed progress poll,
        or delivery not finished within --wait-timeout
   5    DingTalk or the network failed the whole command (server unreachable, API error)
-  130  interrupted"""
+  130  interrupted (Ctrl-C); the journal holds every acknowledged batch
+  143  terminated (SIGTERM); the journal holds every acknowledged batch"""

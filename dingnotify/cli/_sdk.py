@@ -48,14 +48,16 @@ from ..robot import (
     SampleText,
     encode_msg_param,
 )
-from ..webhook import Markdown as WebhookMarkdown
-from ..webhook import Text as WebhookText
+from ..users import check_mobile
 from ..webhook import (
+    DEFAULT_MAX_PARTS,
     WebhookMessage,
     WebhookRejectedError,
     WebhookRobot,
     WebhookTokenNotFoundError,
 )
+from ..webhook import Markdown as WebhookMarkdown
+from ..webhook import Text as WebhookText
 
 EDITIONS = ("standard", "professional", "exclusive")
 
@@ -68,6 +70,7 @@ def quota_for(edition: str | None) -> Quota:
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_PARTS",
     "DEFAULT_RESEND_DELAY",
     "DEFAULT_RESEND_ROUNDS",
     "EDITIONS",
@@ -105,6 +108,7 @@ __all__ = [
     "WebhookTokenNotFoundError",
     "__version__",
     "batch_count",
+    "check_mobile",
     "check_userid",
     "encode_msg",
     "encode_msg_param",

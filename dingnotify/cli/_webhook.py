@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -17,6 +18,7 @@ from . import _exitcodes as codes
 from ._display import say
 from ._inputs import InputError
 from ._sdk import (
+    DEFAULT_MAX_PARTS,
     DingNotifyError,
     ValidationError,
     WebhookMarkdown,
@@ -26,6 +28,7 @@ from ._sdk import (
     WebhookText,
     WebhookTokenNotFoundError,
 )
+from ._signals import Terminated, until_terminated
 
 URL_ENV = "DINGTALK_WEBHOOK_URL"
 SECRET_ENV = "DINGTALK_WEBHOOK_SECRET"
@@ -45,8 +48,22 @@ def add_webhook_parser(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--at-all", action="store_true", help="mention everyone in the group")
     p.add_argument("--split", action="store_true",
                    help="send a message over 20,000 bytes as numbered parts")
+    p.add_argument("--max-parts", type=_parts, default=DEFAULT_MAX_PARTS, metavar="N",
+                   help="refuse, sending nothing, a --split message that needs more than N "
+                        f"parts (default {DEFAULT_MAX_PARTS})")
     p.add_argument("--request-timeout", type=float, default=10.0, metavar="S",
                    help="timeout of each HTTP request in seconds (default 10)")
+
+
+def _parts(text: str) -> int:
+    """``--max-parts``: a positive whole number."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
 
 
 def _one_line_error(message: str) -> NoReturn:
@@ -82,13 +99,13 @@ async def _send(args: argparse.Namespace, message: WebhookMessage) -> int:
     del url, secret
     async with robot:
         return await robot.send(message, at_mobiles=args.at_mobile, at_all=args.at_all,
-                                split=args.split)
+                                split=args.split, max_parts=args.max_parts)
 
 
 def run_webhook(args: argparse.Namespace) -> int:
     """Run the subcommand; returns an exit code and prints one line on failure."""
     try:
-        sent = anyio.run(_send, args, _message(args))
+        sent = anyio.run(until_terminated, partial(_send, args, _message(args)))
     except (InputError, ValidationError) as exc:
         say(f"dingnotify: error: {exc}", err=True)
         return codes.USAGE
@@ -101,5 +118,8 @@ def run_webhook(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         say("dingnotify: interrupted", err=True)
         return codes.INTERRUPTED
+    except Terminated as exc:
+        say(f"dingnotify: {exc}", err=True)
+        return codes.TERMINATED
     say(f"sent {sent} message{'s' if sent != 1 else ''}")
     return codes.OK

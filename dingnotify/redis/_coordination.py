@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
+from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -19,6 +20,36 @@ DEFAULT_OP_TIMEOUT = 0.5
 DEFAULT_LOCK_TIMEOUT = 15.0
 DEFAULT_RETRY_INTERVAL = 1.0
 DEFAULT_PROCESSES = 4
+
+
+_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _client(url: object, socket_timeout: float) -> Redis | str:
+    """A lazily connecting client for ``url``, or a message (without the URL) saying why not.
+
+    Nothing raised in here leaves this frame: the library's messages may quote the URL
+    (a password with a ``/`` in it reads as a port), so only our own words go out.
+    """
+    if not isinstance(url, str) or not url.strip():
+        return "the Redis URL must be a non-empty string"
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return "the Redis URL is malformed (check its host and port; quote special " \
+               "characters in the password)"
+    if scheme not in _SCHEMES:
+        return "the Redis URL must start with redis://, rediss:// or unix://"
+    if scheme != "unix" and not parts.hostname:
+        return "the Redis URL has no host"
+    try:
+        return Redis.from_url(url, socket_timeout=socket_timeout,
+                              socket_connect_timeout=socket_timeout,
+                              retry_on_timeout=False, retry=Retry(NoBackoff(), 0))
+    except (ValueError, TypeError):
+        return "the Redis URL is not valid (check its port, database number and options)"
 
 
 class RedisCoordination:
@@ -70,10 +101,15 @@ class RedisCoordination:
         socket_timeout: float = DEFAULT_SOCKET_TIMEOUT,
     ) -> RedisCoordination:
         """Connect lazily to ``url`` with short timeouts and no retries inside redis-py
-        (a slow Redis must cost a call at most ``op_timeout``, not several attempts)."""
-        client = Redis.from_url(url, socket_timeout=socket_timeout,
-                                socket_connect_timeout=socket_timeout,
-                                retry_on_timeout=False, retry=Retry(NoBackoff(), 0))
+        (a slow Redis must cost a call at most ``op_timeout``, not several attempts).
+
+        A malformed URL raises ``ValidationError`` naming the problem, never the URL: no
+        message, chained exception or frame of the traceback holds its password.
+        """
+        client = _client(url, socket_timeout)
+        del url  # from here on, no frame of ours holds the raw URL
+        if isinstance(client, str):
+            raise ValidationError(client)
         return cls(client, namespace=namespace, processes=processes,
                    lock_timeout=lock_timeout, retry_interval=retry_interval,
                    op_timeout=op_timeout)

@@ -12,15 +12,35 @@ from ._models import MobileLookup
 from ._wire import MobileResponse, MobileV2Response
 
 _MOBILE_CHARS = frozenset("0123456789+- ")
+_SEPARATORS = str.maketrans("", "", " -")
+_MAINLAND = ("+86", "0086")
 
 
 def check_mobile(mobile: object) -> str:
+    """``mobile`` checked and written the way DingTalk's lookups match it.
+
+    Spaces and hyphens are dropped, and a mainland China number written with its country
+    code (``+86 138 0000 0001``, ``+8613800000001``, ``0086…``) becomes the 11-digit form
+    (``13800000001``); ``138-0000-0003`` becomes ``13800000003``. A number with another
+    country code keeps it, written ``+852-55550000`` (the ``+code-number`` form DingTalk
+    documents) when it already has that hyphen, else without separators.
+    """
     if not isinstance(mobile, str) or not mobile.strip():
         raise ValidationError("mobile must be a non-empty string")
     text = mobile.strip()
-    if len(text) > 20 or not set(text) <= _MOBILE_CHARS or not any(c.isdigit() for c in text):
+    if len(text) > 24 or not set(text) <= _MOBILE_CHARS or not any(c.isdigit() for c in text):
         raise ValidationError(f"not a mobile number: {text[:30]!r}")
-    return text
+    digits = text.translate(_SEPARATORS)
+    if "+" in digits[1:] or len(digits) > 20 or len(digits) < 3:
+        raise ValidationError(f"not a mobile number: {text[:30]!r}")
+    for prefix in _MAINLAND:
+        if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
+            return digits[len(prefix):]
+    if digits.startswith("+"):
+        code, sep, rest = text[1:].partition("-")
+        if sep and code.strip().isdigit():
+            return f"+{code.strip()}-{rest.translate(_SEPARATORS)}"
+    return digits
 
 
 class Users:

@@ -30,10 +30,11 @@ from ._messages import (
     WebhookMessage,
 )
 from ._pacing import SlidingWindowLimiter
-from ._robot import MAX_BODY_BYTES, WebhookRobot
+from ._robot import DEFAULT_MAX_PARTS, MAX_BODY_BYTES, WebhookRobot
 from ._signing import sign
 
 __all__ = [
+    "DEFAULT_MAX_PARTS",
     "MAX_BODY_BYTES",
     "ActionCard",
     "ActionCardButton",

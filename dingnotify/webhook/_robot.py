@@ -36,6 +36,8 @@ from ._split import json_cost, split_text
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 20_000
+DEFAULT_MAX_PARTS = 10
+"""At most this many parts for one ``split=True`` message (half a robot's minute budget)."""
 PATH = "/robot/send"
 _MARKER_RESERVE = json_cost("(999/999)\n\n")
 
@@ -114,15 +116,17 @@ class WebhookRobot(ClientLifecycle):
         at_userids: Iterable[str] = (),
         at_all: bool = False,
         split: bool = False,
+        max_parts: int = DEFAULT_MAX_PARTS,
         retry: RetryPolicy | None = None,
     ) -> int:
         """Send ``message`` (as numbered parts, in order, if ``split``); returns parts sent.
 
-        Everything is validated before the first request, so a bad message sends nothing.
-        ``retry`` overrides the robot's policy for this send.
+        Everything is validated before the first request, so a bad message sends nothing;
+        a message that would need more than ``max_parts`` parts (default 10) is refused
+        with ``ValidationError``. ``retry`` overrides the robot's policy for this send.
         """
         bodies = self.prepare(message, at_mobiles=at_mobiles, at_userids=at_userids,
-                              at_all=at_all, split=split)
+                              at_all=at_all, split=split, max_parts=max_parts)
         for body in bodies:
             await self._api.call(Call("POST", PATH, _nothing, body=body, api=self.api),
                                  retry=retry, on_retry=self._on_retry)
@@ -136,8 +140,11 @@ class WebhookRobot(ClientLifecycle):
         at_userids: Iterable[str] = (),
         at_all: bool = False,
         split: bool = False,
+        max_parts: int = DEFAULT_MAX_PARTS,
     ) -> list[bytes]:
         """The exact request bodies ``send`` would post; raises ``ValidationError``."""
+        if isinstance(max_parts, bool) or not isinstance(max_parts, int) or max_parts < 1:
+            raise ValidationError("max_parts must be a positive int")
         at = At(at_mobiles=tuple(at_mobiles), at_user_ids=tuple(at_userids), is_at_all=at_all)
         if at != At() and not isinstance(message, MENTIONABLE):
             raise ValidationError(f"{type(message).__name__} messages cannot mention anyone")
@@ -148,7 +155,11 @@ class WebhookRobot(ClientLifecycle):
             hint = " (pass split=True)" if isinstance(message, MENTIONABLE) else ""
             raise WebhookMessageTooLargeError(
                 f"the body is {len(body)} bytes, over DingTalk's {MAX_BODY_BYTES}{hint}")
-        return _split_bodies(message, at)
+        bodies = _split_bodies(message, at)
+        if len(bodies) > max_parts:
+            raise ValidationError(f"the message needs {len(bodies)} parts, over max_parts="
+                                  f"{max_parts} (raise max_parts or shorten the message)")
+        return bodies
 
     def _on_retry(self, attempt: int, error: BaseException, wait: float) -> None:
         if isinstance(error, WebhookRateLimitedError):
