@@ -30,20 +30,21 @@ class TokenStore(Protocol):
 
 
 class MemoryTokenStore:
-    """The default store: a dict with expiry, on the refresher's clock."""
+    """The default store: a dict with expiry, on the refresher's clock; each token is held
+    as a ``Secret`` (no repr, debugger or heap walk shows it as a plain string)."""
 
     def __init__(self, clock: Clock = time.monotonic) -> None:
         self._clock = clock
-        self._items: dict[str, tuple[str, float]] = {}
+        self._items: dict[str, tuple[Secret, float]] = {}
 
     async def get(self, key: str) -> str | None:
         item = self._items.get(key)
         if item is None or item[1] <= self._clock():
             return None
-        return item[0]
+        return item[0].reveal()
 
     async def set(self, key: str, value: str, ttl: float) -> None:
-        self._items[key] = (value, self._clock() + ttl)
+        self._items[key] = (Secret(value), self._clock() + ttl)
 
     async def delete(self, key: str) -> None:
         self._items.pop(key, None)

@@ -13,6 +13,8 @@ import hmac
 
 from yarl import URL
 
+from .._redact import Secret
+
 TOKEN_PARAM = "access_token"
 
 
@@ -29,8 +31,8 @@ class Credentials:
 
     def __init__(self, endpoint: URL, token: str, secret: str | None) -> None:
         self.endpoint = endpoint
-        self._token = token
-        self._secret = secret
+        self._token = Secret(token)
+        self._secret = None if secret is None else Secret(secret)
 
     @classmethod
     def parse(cls, url: str | URL, secret: str | None) -> Credentials | str:
@@ -59,7 +61,7 @@ class Credentials:
     @property
     def key(self) -> str:
         """A stable digest of endpoint and token: names this robot without revealing it."""
-        raw = f"{self.endpoint}\n{self._token}".encode()
+        raw = f"{self.endpoint}\n{self._token.reveal()}".encode()
         return hashlib.sha256(raw).hexdigest()[:16]
 
     @property
@@ -69,15 +71,16 @@ class Credentials:
 
     def url(self, now_ms: int) -> URL:
         """The URL for one request, signed with a fresh timestamp when there is a secret."""
-        query = {TOKEN_PARAM: self._token}
+        query = {TOKEN_PARAM: self._token.reveal()}
         if self._secret is not None:
             query["timestamp"] = str(now_ms)
-            query["sign"] = sign(self._secret, now_ms)
+            query["sign"] = sign(self._secret.reveal(), now_ms)
         return self.endpoint.with_query(query)
 
     def redact(self, text: str) -> str:
         """``text`` with the token and the secret (in any encoding we send) replaced."""
-        for value in (self._token, self._secret):
+        for secret in (self._token, self._secret):
+            value = "" if secret is None else secret.reveal()
             if value:
                 for form in {value, str(URL.build(query={"v": value}).query_string)[2:]}:
                     text = text.replace(form, "***")
