@@ -40,7 +40,7 @@ async def until_terminated(fn: Callable[[], Awaitable[T]]) -> T:
         return await fn()
     try:
         result = await fn()
-    except asyncio.CancelledError:
+    except BaseException:  # the cancellation, or what a cleanup made of it (a group)
         if hit:
             raise Terminated from None
         raise
