@@ -167,16 +167,16 @@ class WebhookHandler(logging.Handler):
     async def _serve(self) -> None:
         robot = self._robot
         try:
-            stopping = False
+            stopping = failed = False
             while True:
                 if not stopping and not self._pending:
                     stopping = self._take(block=True)
-                if stopping and not self._pending and not self._unreported:
-                    break
+                if stopping and not self._pending and (not self._unreported or failed):
+                    break  # closing: a notice the robot just refused is not tried again
                 if not await self._wait_for_window():
                     break
                 stopping = self._take(block=False) or stopping
-                await self._send_batch(robot)
+                failed = not await self._send_batch(robot)
             self._take(block=False, bound=False)
             self._count_dropped(len(self._pending))
             self._pending.clear()
@@ -218,14 +218,15 @@ class WebhookHandler(logging.Handler):
             self._pending.append(str(item))
         return False
 
-    async def _send_batch(self, robot: WebhookRobot) -> None:
+    async def _send_batch(self, robot: WebhookRobot) -> bool:
+        """Send the next message; False if it failed (its records counted as dropped)."""
         records = self._next_batch()
         with self._drop_lock:
             dropped, self._unreported = self._unreported, 0
         if dropped:
             records.append(f"({dropped} more records dropped)")
         if not records:
-            return
+            return True
         try:
             self._share.reserve()
             await self._until_deadline(robot.send(Text(content=SEPARATOR.join(records))))
@@ -237,6 +238,8 @@ class WebhookHandler(logging.Handler):
                 self.dropped += lost
             if not isinstance(error, _CloseDeadline):
                 self._report(error, lost)
+            return False
+        return True
 
     async def _until_deadline(self, sending: Awaitable[object]) -> None:
         """Await the send, giving it up when close()'s deadline comes."""
