@@ -52,9 +52,10 @@ class WebhookHandler(logging.Handler):
     """Send log records (``ERROR`` and up by default) to a group robot, never blocking.
 
     ``capacity`` bounds the queue; each record is cut to ``RECORD_LIMIT`` (4,000) JSON
-    bytes in ``emit``, so the queue holds at most about ``capacity`` × 4 KB. ``share`` is
-    the fraction of the robot's 20 messages a minute the handler may use (half by
-    default: the application's own sends to the group never wait for a log storm).
+    bytes in ``emit``, so queued and waiting records (twice ``capacity`` at most) take at
+    most about 8 KB × ``capacity``, whatever the application logs. ``share`` is the
+    fraction of the robot's 20 messages a minute the handler may use (half by default:
+    the application's own sends to the group never wait for a log storm).
     ``limiter`` replaces the robot's shared window (tests). ``close()`` (and interpreter
     exit) flushes and returns within ``flush_timeout`` seconds, whatever the webhook does.
     Failed sends are reported on stderr like ``handleError``, once per error class and
