@@ -26,6 +26,7 @@ import weakref
 from collections import deque
 from collections.abc import Awaitable
 
+from .._errors import ValidationError
 from .._redact import Secret
 from .._retry import RetryPolicy
 from ._messages import Text
@@ -67,7 +68,7 @@ class WebhookHandler(logging.Handler):
                  limiter: SlidingWindowLimiter | None = None, timeout: float = 5.0,
                  share: float = 0.5) -> None:
         if not 0 < share <= 1:
-            raise ValueError("share must be > 0 and <= 1")
+            raise ValidationError("share must be > 0 and <= 1")
         super().__init__(level)
         self.setFormatter(logging.Formatter(DEFAULT_FORMAT))
         self._budget = SHARED if limiter is None else WindowGovernor(limiter)

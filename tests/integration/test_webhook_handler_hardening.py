@@ -4,6 +4,7 @@ leave the application half of the robot's budget."""
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import os
@@ -12,10 +13,12 @@ import socket
 import sys
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from dingnotify import ValidationError
 from dingnotify.webhook import SlidingWindowLimiter, WebhookHandler
 from dingnotify.webhook._handler import RECORD_LIMIT
 from dingnotify.webhook._split import json_cost
@@ -111,6 +114,16 @@ def test_handler_restarts_in_a_forked_child_without_resending_the_parents_record
     assert joined.count("child record") == 1
     assert joined.count("parent record before the fork") == 1  # sent by the parent only
     assert handler.messages_sent == 1 and handler.dropped == 0
+
+
+def test_fork_registration_keeps_no_handler_alive() -> None:
+    handler = WebhookHandler(f"http://127.0.0.1:9/robot/send?access_token={TOKEN}",
+                             flush_timeout=0.5, limiter=SlidingWindowLimiter(20, 60.0))
+    handler.close()
+    gone = weakref.ref(handler)
+    del handler
+    gc.collect()
+    assert gone() is None
 
 
 # -- item 3: a robot that refuses everything ----------------------------------------------
@@ -212,6 +225,12 @@ def test_emit_truncates_each_record_so_the_queue_bounds_bytes(logger: logging.Lo
     held_bytes = sum(sys.getsizeof(r) for r in held)
     assert held_bytes < 200 * (RECORD_LIMIT + 100), held_bytes  # 256 KiB each before: 50 MiB
     assert handler.dropped == 200  # the window never opened before close()
+
+
+def test_share_is_checked() -> None:
+    for share in (0.0, -0.5, 1.5):
+        with pytest.raises(ValidationError):
+            WebhookHandler(f"http://127.0.0.1:9/robot/send?access_token={TOKEN}", share=share)
 
 
 def test_handler_takes_at_most_half_of_the_robots_budget(logger: logging.Logger) -> None:
