@@ -228,7 +228,11 @@ class Robot:
         ``resend_delay`` seconds, for up to ``resend_rounds`` more rounds (by default
         ``DEFAULT_RESEND_ROUNDS`` rounds ``DEFAULT_RESEND_DELAY`` seconds apart, as for
         ``work_notice.deliver``); ``timeout`` bounds the whole run. The report
-        accounts for every recipient exactly once (see ``RobotBroadcastReport``).
+        accounts for every recipient exactly once (see ``RobotBroadcastReport``), however
+        the run ends: cancelled or past ``timeout`` during a resend delay or mid-round, it
+        is not ``complete`` (``cancelled`` or ``timed_out`` says which), the users no round
+        got to are in ``robot_throttled_userids`` and a round's unanswered batches are
+        ``failed`` or ``unknown``.
         """
         body = _SendBody(self._code(robot_code), _check_message(message))
         if isinstance(userids, Collection) and not userids:  # checked whole by the fan-out
@@ -265,11 +269,19 @@ class Robot:
             report.robot_throttled_userids = _throttled(report, 0, [])
         started, recipients = report.started_at, report.recipients
         try:
-            await resend_throttled(report.robot_throttled_userids, resend,
-                                   rounds=resend_rounds, delay=resend_delay, deadline=deadline,
-                                   go_on=lambda: report.complete)
+            done = await resend_throttled(report.robot_throttled_userids, resend,
+                                          rounds=resend_rounds, delay=resend_delay,
+                                          deadline=deadline, go_on=lambda: report.complete)
+        except BaseException:
+            if report.complete:  # cut during a delay: no round was running to say so
+                report.complete, report.cancelled = False, True
+                report.finished_at = time.monotonic()
+            raise
         finally:
             report.started_at, report.recipients = started, recipients
+        if done.timed_out:  # the deadline left no time for the next round's delay
+            report.complete, report.timed_out = False, True
+            report.finished_at = time.monotonic()
         return report
 
 

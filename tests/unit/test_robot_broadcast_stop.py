@@ -1,0 +1,126 @@
+"""A robot broadcast cut short (cancelled or past its deadline, during a resend delay or
+mid-round) is never ``complete`` and still accounts for every recipient exactly once; a
+403 ``QpsLimit`` storm stops the fan-out once the answers prove the budget is gone."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+import pytest
+
+from dingnotify import DingTalkClient
+from dingnotify.robot import RobotBroadcastReport, SampleText
+from dingnotify.testing import MockRequest, MockResponse, MockTransport
+
+API = "https://api.test"
+TOKEN_PATH = "/v1.0/oauth2/accessToken"
+SEND = "/v1.0/robot/oToMessages/batchSend"
+HI = SampleText(content="hi")
+USERS = [f"u{i:03d}" for i in range(100)] + ["ghost"]
+
+
+def account(report: RobotBroadcastReport) -> list[str]:
+    """Every bucket a recipient can end in, concatenated (each user must appear once)."""
+    lost = [u for b in report.batches if b.state in ("failed", "unknown") for u in b.userids]
+    return sorted(report.robot_sent_userids + report.robot_invalid_userids
+                  + report.robot_filtered_userids + report.robot_throttled_userids + lost)
+
+
+class Throttling:
+    """The first round throttles every user but ``ghost`` (invalid); in a resend round
+    the first ``answered`` calls are taken, then every call hangs until cancelled."""
+
+    def __init__(self, answered: int = 1_000) -> None:
+        self.answered = answered
+        self.round_one = -(-len(USERS) // 20)
+        self.transport = MockTransport(self.handle)
+
+    def sends(self) -> list[list[str]]:
+        return [r.json["userIds"] for r in self.transport.requests if r.url.path == SEND]
+
+    async def handle(self, request: MockRequest) -> MockResponse:
+        if request.url.path == TOKEN_PATH:
+            return MockResponse(json={"accessToken": "tok", "expireIn": 7200})
+        users = request.json["userIds"]
+        n = len(self.sends())
+        if n <= self.round_one:
+            return MockResponse(json={
+                "processQueryKey": f"k{n}",
+                "invalidStaffIdList": [u for u in users if u == "ghost"],
+                "flowControlledStaffIdList": [u for u in users if u != "ghost"]})
+        if n - self.round_one > self.answered:
+            await anyio.sleep_forever()
+        return MockResponse(json={"processQueryKey": f"k{n}"})
+
+    def client(self, **kw: Any) -> DingTalkClient:
+        return DingTalkClient("key", "secret", api_base_url=API, transport=self.transport,
+                              robot_code="r", quota=None, **kw)
+
+
+async def test_cancelled_during_the_resend_delay_is_not_complete() -> None:
+    server = Throttling()
+    report = RobotBroadcastReport()
+    async with server.client() as client:
+        with anyio.move_on_after(0.3) as scope:
+            await client.robot.broadcast(HI, userids=USERS, resend_delay=30, report=report,
+                                         concurrency=2)
+    assert scope.cancelled_caught and len(server.sends()) == server.round_one
+    assert report.complete is False and report.cancelled and not report.timed_out
+    assert report.resend_rounds == 0 and len(report.robot_throttled_userids) == 100
+    assert account(report) == sorted(USERS)
+
+
+async def test_deadline_during_the_resend_delay_is_not_complete() -> None:
+    server = Throttling()
+    async with server.client() as client:
+        report = await client.robot.broadcast(HI, userids=USERS, resend_delay=30, timeout=5)
+    assert len(server.sends()) == server.round_one and report.resend_rounds == 0
+    assert report.complete is False and report.timed_out and not report.cancelled
+    assert account(report) == sorted(USERS)
+
+
+@pytest.mark.parametrize("answered", [0, 2])
+async def test_cancelled_mid_round_is_not_complete_and_accounts_everyone(
+        answered: int) -> None:
+    server = Throttling(answered=answered)
+    report = RobotBroadcastReport()
+    async with server.client() as client:
+        with anyio.move_on_after(0.3) as scope:
+            await client.robot.broadcast(HI, userids=USERS, resend_delay=0, report=report,
+                                         concurrency=1)
+    assert scope.cancelled_caught and report.resend_rounds == 1
+    assert len(server.sends()) == server.round_one + answered + 1
+    assert report.complete is False and report.cancelled
+    assert len(report.robot_sent_userids) == 20 * answered
+    (hung,) = report.unknown  # in flight when cancelled: it may have been sent
+    assert len(hung.userids) == 20
+    assert len(report.robot_throttled_userids) == 100 - 20 * (answered + 1)
+    assert report.recipients == len(USERS)
+    assert account(report) == sorted(USERS)
+
+
+async def test_deadline_mid_round_is_not_complete_and_accounts_everyone() -> None:
+    server = Throttling(answered=1)
+    started = time.monotonic()
+    async with server.client() as client:
+        report = await client.robot.broadcast(HI, userids=USERS, resend_delay=0, timeout=0.5,
+                                              concurrency=1)
+    assert time.monotonic() - started < 3
+    assert report.complete is False and report.timed_out and not report.cancelled
+    assert len(report.robot_sent_userids) == 20 and len(report.unknown) == 1
+    assert account(report) == sorted(USERS)
+
+
+async def test_resent_says_when_the_deadline_cut_the_rounds() -> None:
+    from dingnotify.broadcast import resend_throttled
+
+    async def hold(userids: list[str], timeout: float | None) -> list[str]:
+        return userids
+
+    cut = await resend_throttled(["a"], hold, rounds=3, delay=10,
+                                 deadline=time.monotonic() + 5)
+    assert (cut.rounds, cut.throttled, cut.timed_out) == (0, ["a"], True)
+    done = await resend_throttled(["a"], hold, rounds=2, delay=0)
+    assert (done.rounds, done.timed_out) == (2, False)
