@@ -219,6 +219,7 @@ class Robot:
         on_event: EventHook[str] | None = None,
         report: RobotBroadcastReport | None = None,
         acknowledged: Mapping[int, str] | None = None,
+        rate_limit_stop: int | None = None,
     ) -> RobotBroadcastReport:
         """Send one message to any number of users, ``MAX_USERIDS`` per call, through the
         fan-out engine.
@@ -233,6 +234,12 @@ class Robot:
         is not ``complete`` (``cancelled`` or ``timed_out`` says which), the users no round
         got to are in ``robot_throttled_userids`` and a round's unanswered batches are
         ``failed`` or ``unknown``.
+
+        The run stops like the fan-out does (``report.stopped_by``, every batch not sent
+        failed with that error, no further resend round): at a ``QuotaExhaustedError``,
+        or when ``rate_limit_stop`` batches in a row (default ``max(2, concurrency)``)
+        failed rate-limited after all their retries with none acknowledged in between, a
+        403 ``QpsLimit`` storm that shows the API's rate budget is gone.
         """
         body = _SendBody(self._code(robot_code), _check_message(message))
         if isinstance(userids, Collection) and not userids:  # checked whole by the fan-out
@@ -252,7 +259,8 @@ class Robot:
             planner.planned = first  # re-send batches continue the numbering
             await run_broadcast(send, users, planner=planner, concurrency=concurrency,
                                 rate=rate, timeout=run_timeout, on_event=on_event,
-                                report=report, acknowledged=acknowledged if not first else None)
+                                report=report, acknowledged=acknowledged if not first else None,
+                                rate_limit_stop=rate_limit_stop)
 
         async def resend(pending: list[str], left: float | None) -> list[str]:
             first = len(report.batches)

@@ -10,7 +10,14 @@ from typing import Any
 import anyio
 import pytest
 
-from dingnotify import DingTalkClient
+from dingnotify import (
+    DingTalkClient,
+    QuotaExhaustedError,
+    RateLimitedError,
+    RetryPolicy,
+    Text,
+    ValidationError,
+)
 from dingnotify.robot import RobotBroadcastReport, SampleText
 from dingnotify.testing import MockRequest, MockResponse, MockTransport
 
@@ -124,3 +131,105 @@ async def test_resent_says_when_the_deadline_cut_the_rounds() -> None:
     assert (cut.rounds, cut.throttled, cut.timed_out) == (0, ["a"], True)
     done = await resend_throttled(["a"], hold, rounds=2, delay=0)
     assert (done.rounds, done.timed_out) == (2, False)
+
+
+# -- a 403 QpsLimit storm -------------------------------------------------------------------
+
+QPS = "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi"
+ZERO = RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0, rate_limit_attempts=3,
+                   jitter=False)
+MANY = [f"m{i:03d}" for i in range(400)]
+
+
+class Storm:
+    """``batchSend`` answers 403 ``QpsLimit`` when ``throttle(n)`` says so for its n-th
+    call (from 1), otherwise takes the batch."""
+
+    def __init__(self, throttle: Any, code: str = QPS) -> None:
+        self.throttle, self.code = throttle, code
+        self.transport = MockTransport(self.handle)
+
+    def sends(self) -> int:
+        return sum(r.url.path == SEND for r in self.transport.requests)
+
+    def handle(self, request: MockRequest) -> MockResponse:
+        if request.url.path == TOKEN_PATH:
+            return MockResponse(json={"accessToken": "tok", "expireIn": 7200})
+        if self.throttle(self.sends()):
+            return MockResponse(403, json={"code": self.code, "message": "qps",
+                                           "requestid": "R"})
+        return MockResponse(json={"processQueryKey": f"k{self.sends()}"})
+
+    def client(self) -> DingTalkClient:
+        return DingTalkClient("key", "secret", api_base_url=API, transport=self.transport,
+                              robot_code="r", quota=None, retry=ZERO)
+
+
+@pytest.mark.parametrize("code", [QPS, "Forbidden.AccessDenied.QpsLimitForApi"])
+@pytest.mark.parametrize("concurrency", [1, 4, 16])
+async def test_a_qps_limit_storm_stops_the_broadcast(code: str, concurrency: int) -> None:
+    users = [f"s{i:04d}" for i in range(2_000)]  # 100 batches: 300 requests without a stop
+    server = Storm(lambda n: True, code)
+    started = time.monotonic()
+    async with server.client() as client:
+        report = await client.robot.broadcast(HI, userids=users, concurrency=concurrency)
+    # A wave of max(2, concurrency) batches spends its retries, then the batches still in
+    # flight give up at their next 403: the bound does not grow with the broadcast.
+    bound = (max(2, concurrency) + concurrency) * ZERO.rate_limit_attempts
+    assert server.sends() <= bound < 100 * 3
+    assert time.monotonic() - started < 5
+    assert isinstance(report.stopped_by, RateLimitedError)
+    assert not isinstance(report.stopped_by, QuotaExhaustedError)
+    assert report.complete is False and not report.cancelled and not report.timed_out
+    assert len(report.batches) == 100 and len(report.failed) == 100 and not report.unknown
+    assert all(isinstance(b.error, RateLimitedError) for b in report.failed)
+    assert report.resend_rounds == 0 and report.recipients == 2_000
+    assert account(report) == sorted(users)
+
+
+async def test_the_storm_threshold_is_configurable() -> None:
+    server = Storm(lambda n: True)
+    async with server.client() as client:
+        report = await client.robot.broadcast(HI, userids=MANY, concurrency=1,
+                                              rate_limit_stop=5)
+    assert server.sends() == 5 * 3 and report.stopped_by is not None
+    assert len(report.failed) == 20
+    with pytest.raises(ValidationError):
+        async with server.client() as client:
+            await client.robot.broadcast(HI, userids=MANY, rate_limit_stop=0)
+
+
+async def test_a_transient_throttle_does_not_stop_the_broadcast() -> None:
+    server = Storm(lambda n: n <= 40)  # 40 answers of 403, then DingTalk takes them
+    async with server.client() as client:
+        report = await client.robot.broadcast(HI, userids=MANY, concurrency=16)
+    assert report.stopped_by is None and report.complete
+    assert report.rate_limited > 0
+
+
+async def test_batches_failing_throttled_between_acknowledged_ones_do_not_stop_it() -> None:
+    # Every other batch spends all its retries on 403s; the others are taken at once.
+    server = Storm(lambda n: (n - 1) % 4 < 3)
+    async with server.client() as client:
+        report = await client.robot.broadcast(HI, userids=MANY, concurrency=1)
+    assert report.stopped_by is None and report.complete
+    assert len(report.failed) == 10 and len(report.acknowledged) == 10
+    assert account(report) == sorted(MANY)
+
+
+async def test_a_work_notice_storm_stops_too() -> None:
+    calls: list[str] = []
+
+    def handle(request: MockRequest) -> MockResponse:
+        if request.url.path == "/gettoken":
+            return MockResponse(json={"errcode": 0, "access_token": "t", "expires_in": 7200})
+        calls.append(request.url.path)
+        return MockResponse(json={"errcode": 90018, "errmsg": "qps"})
+
+    async with DingTalkClient("key", "secret", agent_id=1, base_url="https://oapi.test",
+                              transport=MockTransport(handle), quota=None,
+                              retry=ZERO) as client:
+        report = await client.work_notice.broadcast(Text(content="x"), userids=MANY,
+                                                    concurrency=2)
+    assert isinstance(report.stopped_by, RateLimitedError) and not report.complete
+    assert len(calls) <= 4 * 3 and report.failed == report.batches
