@@ -233,3 +233,17 @@ async def test_a_work_notice_storm_stops_too() -> None:
                                                     concurrency=2)
     assert isinstance(report.stopped_by, RateLimitedError) and not report.complete
     assert len(calls) <= 4 * 3 and report.failed == report.batches
+
+
+def test_the_cli_says_why_a_broadcast_stopped(capsys: pytest.CaptureFixture[str]) -> None:
+    from dingnotify.broadcast import Batch, BroadcastReport
+    from dingnotify.cli._display import Output
+    from dingnotify.cli._fanout import notice_problems
+
+    storm = RateLimitedError(403, "qps", sub_code=QPS)
+    report = BroadcastReport[str](stopped_by=storm)
+    report.batches.append(Batch(0, ("u1",), (), error=storm))
+    notice_problems(report, Output())
+    first, second = capsys.readouterr().err.splitlines()
+    assert first.startswith("stopped early, the rest not sent: RateLimitedError")
+    assert second.startswith("failed batch 0: RateLimitedError")
