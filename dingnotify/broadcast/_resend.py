@@ -25,10 +25,13 @@ is not None, and return the ones DingTalk's flow control held back again."""
 
 @dataclass(frozen=True, slots=True)
 class Resent:
-    """What the rounds did: how many ran, and who is still held back after the last."""
+    """What the rounds did: how many ran, who is still held back after the last, and
+    whether the deadline cut them short (rounds were left and users held back, but no time
+    for the delay)."""
 
     rounds: int
     throttled: list[str]
+    timed_out: bool = False
 
 
 def check_resend(rounds: object, delay: object) -> None:
@@ -53,14 +56,16 @@ async def resend_throttled(
     ``rounds`` rounds.
 
     Stops early when nobody is held back, when ``go_on()`` says so (the last round was cut
-    short), or when the ``deadline`` (``time.monotonic()``) leaves no time after the delay;
-    each round gets what is left of it.
+    short), or when the ``deadline`` (``time.monotonic()``) leaves no time after the delay
+    (``Resent.timed_out``); each round gets what is left of it. A cancel during the delay
+    propagates: the caller's record of who is held back is still true, no round having
+    started.
     """
     pending, done = list(throttled), 0
     while pending and done < rounds and (go_on is None or go_on()):
         left = math.inf if deadline is None else deadline - time.monotonic()
         if left <= delay:
-            break
+            return Resent(done, pending, timed_out=True)
         await anyio.sleep(delay)
         done += 1
         pending = list(await resend(pending, None if deadline is None else left - delay))

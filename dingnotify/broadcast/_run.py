@@ -4,6 +4,22 @@ It knows nothing of HTTP: it is handed ``send``, which makes one call (retries, 
 tokens are the client's business) for one batch and returns the receipt DingTalk answered
 with (``K``: whatever the channel's call returns). Every batch ends acknowledged, failed
 (certainly not sent) or unknown (may have been sent).
+
+The run stops early when the answers prove no batch can succeed (``report.stopped_by``;
+the batches not sent are failed with that error):
+
+* a ``QuotaExhaustedError`` (the organisation's monthly calls are used up, 90020), at once;
+* a rate-limit storm: ``rate_limit_stop`` batches in a row (``max(2, concurrency)`` by
+  default) each failed with a ``RateLimitedError`` (403 ``QpsLimit``, 90018 and kin)
+  after its whole rate-limit retry budget, with no batch acknowledged in between. The
+  workers keep ``concurrency`` calls in flight, so under a storm the batches fail in waves
+  of ``concurrency``: a whole wave spending its retries (by default 12 attempts each,
+  seconds of backoff) without one call getting through anywhere shows the API's rate
+  budget is taken (by another process, or DingTalk's own penalty), and the next wave
+  would only spend as many requests to fail the same way. One acknowledged batch resets
+  the count, so a transient throttle (some 403s, then answers) never stops a run. Once
+  stopped, a batch in flight gives up at its next rate-limit answer (the call was
+  certainly not processed) and is failed with the same error.
 """
 
 from __future__ import annotations
@@ -46,8 +62,10 @@ class _Run(Generic[K]):
     report: BroadcastReport[K]
     cap: RateCap | None
     on_event: EventHook[K] | None
+    rate_limit_stop: int = 2
     stop: BaseException | None = None
     failure: BaseException | None = None
+    throttled_in_a_row: int = 0  # batches failed rate-limited since the last acknowledged
 
     def emit(self, kind: EventKind, batch: Batch[K] | None, **extra: object) -> None:
         if self.on_event is None:
@@ -66,10 +84,17 @@ class _Run(Generic[K]):
             self.report.retries += 1
             if isinstance(exc, RateLimitedError):
                 self.report.rate_limited += 1
+                if self.stop is not None:  # not processed: give up, the run has stopped
+                    raise _Stopped
             self.emit("retry", batch, error=exc, delay=wait)
 
         try:
             batch.task_id = await self.send(batch, batch.started, on_retry)
+        except _Stopped:
+            assert self.stop is not None
+            batch.error = self.stop
+            self.emit("failed", batch, error=self.stop)
+            return
         except Exception as exc:
             batch.ended(exc)
             batch.error = exc
@@ -77,11 +102,16 @@ class _Run(Generic[K]):
                 self.report.rate_limited += 1
             if isinstance(exc, QuotaExhaustedError):
                 self.stop = self.stop or exc
+            elif isinstance(exc, RateLimitedError):
+                self.throttled_in_a_row += 1
+                if self.throttled_in_a_row >= self.rate_limit_stop:
+                    self.stop = self.stop or exc
             self.emit("failed", batch, error=exc)
             return
         finally:
             batch.userid_list = None  # the body is built: the report keeps the tuple only
         batch.ended(None)
+        self.throttled_in_a_row = 0
         self.emit("sent", batch)
 
     def halted(self) -> bool:
@@ -112,6 +142,10 @@ class _Run(Generic[K]):
         if self.stop is not None:
             batch.error = self.stop
             self.emit("failed", batch, error=self.stop)
+
+
+class _Stopped(Exception):
+    """Raised from the retry hook: the run stopped, this batch's retries end here."""
 
 
 class _Taker(Generic[K]):
@@ -157,21 +191,28 @@ async def run_broadcast(
     report: BroadcastReport[K] | None = None,
     acknowledged: Mapping[int, K] | None = None,
     at_least_one: bool = False,
+    rate_limit_stop: int | None = None,
 ) -> BroadcastReport[K]:
     """Send every batch through ``send`` with at most ``concurrency`` in flight.
 
     ``acknowledged`` maps batch index -> receipt of batches a previous run already got
     acknowledged (a resumed journal): those are recorded, not re-sent. Pass ``report`` to
     keep a handle on progress that survives cancellation. ``at_least_one``: send one batch
-    even with no recipients of its own (``to_all_user``).
+    even with no recipients of its own (``to_all_user``). ``rate_limit_stop``: how many
+    batches in a row failing rate-limited, none acknowledged in between, stop the run
+    (default ``max(2, concurrency)``; see the module's docstring).
     """
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValidationError("concurrency must be a positive int")
+    if rate_limit_stop is None:
+        rate_limit_stop = max(2, concurrency)
+    check_rate_limit_stop(rate_limit_stop)
     if timeout is not None and not 0 < timeout < math.inf:
         raise ValidationError("timeout must be a positive, finite number of seconds")
     if report is None:
         report = BroadcastReport[K]()
-    run = _Run(send, report, RateCap(rate) if rate is not None else None, on_event)
+    run = _Run(send, report, RateCap(rate) if rate is not None else None, on_event,
+               rate_limit_stop)
     source = BatchSource(
         userids, planner, report, acknowledged or {},
         reject=lambda value: run.emit("rejected", None, value=value),
@@ -206,8 +247,15 @@ async def run_broadcast(
     return report
 
 
+def check_rate_limit_stop(value: object) -> None:
+    """``rate_limit_stop`` an int >= 1 (or None, the default)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError("rate_limit_stop must be an int >= 1")
+
+
 async def _fail_rest(run: _Run[K], source: BatchSource[K]) -> None:
-    """The monthly quota ran out: every batch not yet sent is failed with that error."""
+    """The run stopped (the monthly quota ran out, a rate-limit storm): every batch not
+    yet sent is failed with that error."""
     while (batch := await source.next()) is not None:
         run.close_out(batch)
 

@@ -103,7 +103,11 @@ async def fan_out(start: Callable[[Hook], Awaitable[object]], *, total: int,
 
 
 def notice_problems(report: BroadcastReport[Any], out: Output) -> None:
-    """The first failed or unknown batches, one notice each."""
+    """Why the run stopped early (90020, a rate-limit storm), then the first failed or
+    unknown batches, one notice each."""
+    if report.stopped_by is not None:
+        out.notice(f"stopped early, the rest not sent: {type(report.stopped_by).__name__}: "
+                   f"{report.stopped_by}")
     for batch in [*report.failed, *report.unknown][:5]:
         out.notice(f"{batch.state} batch {batch.index}: "
                    f"{type(batch.error).__name__}: {batch.error}")

@@ -219,6 +219,7 @@ class Robot:
         on_event: EventHook[str] | None = None,
         report: RobotBroadcastReport | None = None,
         acknowledged: Mapping[int, str] | None = None,
+        rate_limit_stop: int | None = None,
     ) -> RobotBroadcastReport:
         """Send one message to any number of users, ``MAX_USERIDS`` per call, through the
         fan-out engine.
@@ -228,7 +229,17 @@ class Robot:
         ``resend_delay`` seconds, for up to ``resend_rounds`` more rounds (by default
         ``DEFAULT_RESEND_ROUNDS`` rounds ``DEFAULT_RESEND_DELAY`` seconds apart, as for
         ``work_notice.deliver``); ``timeout`` bounds the whole run. The report
-        accounts for every recipient exactly once (see ``RobotBroadcastReport``).
+        accounts for every recipient exactly once (see ``RobotBroadcastReport``), however
+        the run ends: cancelled or past ``timeout`` during a resend delay or mid-round, it
+        is not ``complete`` (``cancelled`` or ``timed_out`` says which), the users no round
+        got to are in ``robot_throttled_userids`` and a round's unanswered batches are
+        ``failed`` or ``unknown``.
+
+        The run stops like the fan-out does (``report.stopped_by``, every batch not sent
+        failed with that error, no further resend round): at a ``QuotaExhaustedError``,
+        or when ``rate_limit_stop`` batches in a row (default ``max(2, concurrency)``)
+        failed rate-limited after all their retries with none acknowledged in between, a
+        403 ``QpsLimit`` storm that shows the API's rate budget is gone.
         """
         body = _SendBody(self._code(robot_code), _check_message(message))
         if isinstance(userids, Collection) and not userids:  # checked whole by the fan-out
@@ -248,7 +259,8 @@ class Robot:
             planner.planned = first  # re-send batches continue the numbering
             await run_broadcast(send, users, planner=planner, concurrency=concurrency,
                                 rate=rate, timeout=run_timeout, on_event=on_event,
-                                report=report, acknowledged=acknowledged if not first else None)
+                                report=report, acknowledged=acknowledged if not first else None,
+                                rate_limit_stop=rate_limit_stop)
 
         async def resend(pending: list[str], left: float | None) -> list[str]:
             first = len(report.batches)
@@ -265,11 +277,19 @@ class Robot:
             report.robot_throttled_userids = _throttled(report, 0, [])
         started, recipients = report.started_at, report.recipients
         try:
-            await resend_throttled(report.robot_throttled_userids, resend,
-                                   rounds=resend_rounds, delay=resend_delay, deadline=deadline,
-                                   go_on=lambda: report.complete)
+            done = await resend_throttled(report.robot_throttled_userids, resend,
+                                          rounds=resend_rounds, delay=resend_delay,
+                                          deadline=deadline, go_on=lambda: report.complete)
+        except BaseException:
+            if report.complete:  # cut during a delay: no round was running to say so
+                report.complete, report.cancelled = False, True
+                report.finished_at = time.monotonic()
+            raise
         finally:
             report.started_at, report.recipients = started, recipients
+        if done.timed_out:  # the deadline left no time for the next round's delay
+            report.complete, report.timed_out = False, True
+            report.finished_at = time.monotonic()
         return report
 
 
