@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from dingnotify.testing import Emulator, Fault, FaultPlan
-from tests.cli_e2e.conftest import cli_env, run_cli
+from dingnotify.testing import Emulator, Fault, FaultPlan, Org, RateLimits
+from tests.cli_e2e.conftest import ThreadedEmulator, cli_env, run_cli
 from tests.cli_e2e.test_robot_cli import SEND, robot, robot_env, users
 
 USERS = users(400, start=1001)
@@ -197,3 +197,25 @@ def test_robot_out_one_row_per_recipient_final_state(emu: Emulator, tmp_path: Pa
             "sent" if emu.robot_inbox(user) else "throttled"
         assert states[user] == want, (user, states[user])
     assert first.returncode == (0 if set(states.values()) == {"sent"} else 4)
+
+
+def test_broadcast_wait_out_one_row_per_recipient_after_resend_rounds(tmp_path: Path) -> None:
+    ids = tmp_path / "ids.txt"
+    everyone = [f"u{i:06d}" for i in range(1, 1501)]
+    ids.write_text("\n".join(everyone) + "\n")
+    out = tmp_path / "out.csv"
+    limits = RateLimits(recipients_per_minute=1_000)  # 500 held back every round
+    with ThreadedEmulator(org=Org.synthetic(n_users=1_500), profile=limits) as emu:
+        done = run_cli(["broadcast", "--recipients", str(ids), "--text", "rows", "--wait",
+                        "--poll-interval", "0.05", "--resend-rounds", "2", "--resend-delay",
+                        "0", "--out", str(out), "--quiet"], cli_env(emu))
+        assert done.returncode == 0, done.stderr
+        assert emu.count(WORK_SEND) == 15 + 5 + 5  # two re-send rounds ran
+        unread = {u for u in everyone if emu.inboxes.get(u)}
+    rows = read_rows(out)
+    assert len(rows) == 1500 and sorted(r["userid"] for r in rows) == everyone
+    states = {r["userid"]: r["status"] for r in rows}
+    assert len(unread) == 1000
+    assert all(states[u] == ("unread" if u in unread else "throttled") for u in everyone)
+    # a re-sent recipient's row is its last batch's (the second round: batches 20..24)
+    assert all(int(r["batch"]) >= 20 for r in rows if r["status"] == "throttled")
