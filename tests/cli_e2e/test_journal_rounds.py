@@ -6,6 +6,7 @@ holds one row per recipient with its final state."""
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import signal
@@ -79,7 +80,8 @@ def test_robot_killed_in_resend_delay_resumes_the_throttled(
     assert missing, "the flow control throttled nobody"
 
     emu.robot.flow_control_ratio = 0.0
-    second = robot(emu, *args)
+    out = tmp_path / "out.csv"
+    second = robot(emu, *args, "--out", str(out))
     assert second.returncode == 0, second.stderr
     assert "sent: 400  invalid: 0  filtered: 0  throttled: 0" in second.stdout
     assert f"resend rounds: {rounds_before_kill + 1}" in second.stdout
@@ -87,6 +89,9 @@ def test_robot_killed_in_resend_delay_resumes_the_throttled(
     resent = {u for r in emu.requests[-math.ceil(len(missing) / 20):] if r.path == SEND
               for u in r.json["userIds"]}
     assert resent <= set(missing)
+    rows = read_rows(out)
+    assert sorted(r["userid"] for r in rows) == USERS
+    assert {r["status"] for r in rows} == {"sent"}
 
 
 def test_robot_resume_keeps_throttled_when_no_round_is_left(
@@ -117,8 +122,10 @@ def test_robot_old_journal_answers_are_unconfirmed_not_sent(
         db.execute("ALTER TABLE batches DROP COLUMN answer")
         db.execute("UPDATE meta SET value='2' WHERE key='schema'")
         db.commit()
-    again = robot(emu, *args)
+    out = tmp_path / "out.json"
+    again = robot(emu, *args, "--out", str(out))
     assert again.returncode == 4, again.stderr
+    assert {r["status"] for r in json.loads(out.read_text())} == {"unconfirmed"}
     assert "sent: 0  invalid: 0  filtered: 0  throttled: 0  resend rounds: 0  " \
         "unconfirmed: 400" in again.stdout
     assert emu.count(SEND) == 20
