@@ -226,3 +226,31 @@ def test_broadcast_wait_out_one_row_per_recipient_after_resend_rounds(tmp_path: 
     assert all(states[u] == ("unread" if u in unread else "throttled") for u in everyone)
     # a re-sent recipient's row is its last batch's (the second round: batches 20..24)
     assert all(int(r["batch"]) >= 20 for r in rows if r["status"] == "throttled")
+
+
+def test_robot_resume_unknown_resend_batch_is_unconfirmed_not_resent(
+        emu: Emulator, tmp_path: Path) -> None:
+    """A re-send round whose calls got no answer (may have been sent): the rerun reports
+    those users unconfirmed (exit 4), never "sent", and does not message them again."""
+    emu.robot.flow_control_ratio = 0.3
+    args = broadcast_args(tmp_path, "--resend-rounds", "1", "--resend-delay", "1.5")
+    first = start(emu, args)
+    try:
+        wait_until(lambda: emu.count(SEND) >= 20)
+        time.sleep(0.3)
+        throttled = throttled_now(emu)
+        emu.faults = FaultPlan(rules=[Fault(path=SEND, kind="drop")])  # the round: no answer
+        assert first.wait(30) == 4
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(10)
+    emu.faults = None
+    emu.robot.flow_control_ratio = 0.0
+    calls = emu.count(SEND)
+    assert calls > 20
+    again = robot(emu, *args)
+    assert again.returncode == 4, again.stderr
+    assert f"sent: {400 - throttled}  invalid: 0  filtered: 0  throttled: 0  " \
+        f"resend rounds: 1  unconfirmed: {throttled}" in again.stdout
+    assert emu.count(SEND) == calls  # nothing sent again
