@@ -33,23 +33,27 @@ def recipient_rows(
     mobiles: dict[str, str],
     unknown_mobiles: list[str],
 ) -> list[dict[str, object]]:
-    """One row per recipient: read/unread/invalid/forbidden/failed after --wait, else
-    acknowledged/failed per batch; unknown mobiles and rejected inputs too."""
+    """One row per recipient with its final state: read/unread/invalid/forbidden/failed/
+    throttled after --wait, else accepted or the batch's state; a recipient re-sent in a
+    resend round is one row, its last batch wins. Unknown mobiles and rejected inputs too."""
     status: dict[str, str] = {}
     if result is not None:
-        for name, ids in (("unread", result.unread_userids), ("read", result.read_userids),
+        for name, ids in (("throttled", result.throttled_userids),
+                          ("unread", result.unread_userids), ("read", result.read_userids),
                           ("failed", result.failed_userids),
                           ("forbidden", result.forbidden_userids),
                           ("invalid", result.invalid_userids)):
             status.update(dict.fromkeys(ids, name))
-    rows: list[dict[str, object]] = []
+    by_user: dict[str, dict[str, object]] = {}
     for batch in report.batches:
         error = "" if batch.error is None else f"{type(batch.error).__name__}: {batch.error}"
         for userid in batch.userids:
             state = (f"batch_{batch.state}" if batch.task_id is None
                      else status.get(userid, "accepted"))
-            rows.append({"userid": userid, "mobile": mobiles.get(userid, ""), "status": state,
-                         "batch": batch.index, "task_id": batch.task_id or "", "error": error})
+            by_user[userid] = {"userid": userid, "mobile": mobiles.get(userid, ""),
+                               "status": state, "batch": batch.index,
+                               "task_id": batch.task_id or "", "error": error}
+    rows: list[dict[str, object]] = list(by_user.values())  # re-sent: last batch wins
     rows.extend({"userid": "", "mobile": m, "status": "unknown_mobile", "batch": "",
                  "task_id": "", "error": ""} for m in unknown_mobiles)
     rows.extend({"userid": str(v), "mobile": "", "status": "rejected", "batch": "",

@@ -18,6 +18,18 @@ A journal in use is locked (``FILE.sqlite.lock``, see ``_lock``): a second run s
 A file that is not a whole dingnotify journal (empty, truncated, corrupted, foreign, rows or
 tables deleted) is refused, never silently replaced by a new plan.
 
+Schema 3 also keeps what a robot broadcast needs to resume honestly: each acknowledged
+batch's answer (``batches.answer``: the invalid, throttled and filtered users, JSON, written
+in the same commit as the acknowledgement) and every batch of the re-send rounds of
+flow-controlled users (``resends``: round, users, state, receipt, answer). A resumed run
+restores them (``answers``, ``resends``), re-sends the users still flow-controlled for the
+rounds left, and never counts as sent a user whose answer is unknown. A schema 2 journal is
+upgraded in place when opened (its acknowledged batches have no answer: their users are
+reported acknowledged-but-unconfirmed, never "sent").
+
+The journal is written once (``opened_at``) before anything is sent: a journal that cannot
+be written (read-only file or directory) is refused then, never after the first batch.
+
 The one remaining window: a crash after DingTalk acknowledged a batch but before the
 commit. That batch is sent again on resume, which is harmless: DingTalk delivers the same
 content to the same user at most once a day, so the repeat lands in ``forbidden`` lists.
@@ -28,18 +40,33 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import sqlite3
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ._lock import FileLock, LockedError
 from ._sdk import BroadcastEvent, plan_batches
 
-APP, SCHEMA_VERSION = "dingnotify-journal", "2"
-SCHEMA = """
+APP, SCHEMA_VERSION = "dingnotify-journal", "3"
+OLD_SCHEMAS = ("2",)
+"""Schemas upgraded in place when opened (``UPGRADE``)."""
+RESENDS = """
+CREATE TABLE resends (
+    idx INTEGER PRIMARY KEY,
+    round INTEGER NOT NULL,
+    userids TEXT NOT NULL,
+    state TEXT NOT NULL,
+    task_id TEXT,
+    answer TEXT,
+    error TEXT,
+    updated_at REAL
+)"""
+SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE batches (
     idx INTEGER PRIMARY KEY,
@@ -48,10 +75,43 @@ CREATE TABLE batches (
     state TEXT NOT NULL DEFAULT 'planned',
     task_id INTEGER,
     error TEXT,
-    updated_at REAL
+    updated_at REAL,
+    answer TEXT
 );
+{RESENDS};
 """
+UPGRADE = ("ALTER TABLE batches ADD COLUMN answer TEXT", RESENDS)
 RESEND_STATES = ("planned", "failed", "unknown")
+ANSWER_LISTS = (("invalid", "invalid_userids"), ("throttled", "throttled_userids"),
+                ("filtered", "filtered_userids"))
+
+Answer = dict[str, list[str]]
+"""A robot call's answer as journaled: ``invalid``, ``throttled``, ``filtered`` users."""
+
+
+@dataclass(frozen=True)
+class ResendRow:
+    """One journaled batch of a re-send round (``state`` acknowledged, failed or unknown)."""
+
+    idx: int
+    round: int
+    userids: list[str]
+    state: str
+    answer: Answer | None
+
+
+def _answer_of(event: BroadcastEvent[Any]) -> str | None:
+    """The robot answer of the event's batch as JSON, if the report holds one."""
+    results = getattr(getattr(event, "report", None), "robot_results", None)
+    batch = event.batch
+    result = None if results is None or batch is None else results.get(batch.index)
+    if result is None:
+        return None
+    return json.dumps({name: list(getattr(result, attr)) for name, attr in ANSWER_LISTS})
+
+
+def _split(text: str) -> list[str]:
+    return text.split(",") if text else []
 
 
 class JournalError(Exception):
@@ -115,6 +175,8 @@ class Journal:
         except OSError as exc:
             raise JournalError(f"cannot lock journal {self.path}: {exc}") from None
         self._db: sqlite3.Connection | None = None
+        self._planned = 0
+        self._resend_offset = 0
 
     def close(self) -> None:
         """Close the database and release the lock (idempotent)."""
@@ -158,6 +220,9 @@ class Journal:
             raise JournalMismatchError(
                 f"journal {self.path} was made for different recipients; use a new journal")
         self._check_sizes(meta, sizes)
+        self._planned = int(meta["batches"])
+        (last,) = self.db.execute("SELECT MAX(idx) FROM resends").fetchone()
+        self._resend_offset = 0 if last is None else last + 1 - self._planned
         return self.acknowledged()
 
     def _check_sizes(self, meta: dict[str, str], sizes: dict[str, int]) -> None:
@@ -186,14 +251,35 @@ class Journal:
         except JournalError:
             db.close()
             raise
+        try:  # written once before anything is sent: a read-only journal stops here
+            self._upgrade_and_touch(db)
+        except sqlite3.Error as exc:
+            db.close()
+            raise JournalError(f"journal {self.path} cannot be written: {exc}") from None
         return db
+
+    def _upgrade_and_touch(self, db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            (schema,) = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if schema in OLD_SCHEMAS:
+                for statement in UPGRADE:
+                    db.execute(statement)
+                db.execute("UPDATE meta SET value=? WHERE key='schema'", (SCHEMA_VERSION,))
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('opened_at', ?)",
+                       (str(time.time()),))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     def _check(self, db: sqlite3.Connection) -> None:
         (ok,) = db.execute("PRAGMA quick_check").fetchone()
         if ok != "ok":
             raise JournalError(f"journal {self.path} is corrupted: {ok}")
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        if meta.get("app") != APP or meta.get("schema") != SCHEMA_VERSION:
+        if meta.get("app") != APP or meta.get("schema") not in (SCHEMA_VERSION, *OLD_SCHEMAS):
             raise JournalError(f"journal {self.path} is not a dingnotify journal "
                                f"(schema {SCHEMA_VERSION})")
         count, low, high = db.execute("SELECT COUNT(*), MIN(idx), MAX(idx) FROM batches").fetchone()
@@ -211,21 +297,56 @@ class Journal:
             "SELECT idx, task_id FROM batches WHERE state='acknowledged' AND task_id IS NOT NULL")
         return {idx: task_id for idx, task_id in rows}
 
+    def answers(self) -> dict[int, tuple[list[str], Answer | None]]:
+        """``{batch index: (userids, answer or None)}`` of acknowledged planned batches."""
+        rows = self.db.execute(
+            "SELECT idx, userids, answer FROM batches WHERE state='acknowledged' "
+            "AND task_id IS NOT NULL ORDER BY idx")
+        return {idx: (_split(userids), None if answer is None else json.loads(answer))
+                for idx, userids, answer in rows}
+
+    def resends(self) -> list[ResendRow]:
+        """The journaled batches of earlier runs' re-send rounds, in the order sent."""
+        rows = self.db.execute(
+            "SELECT idx, round, userids, state, answer FROM resends ORDER BY idx")
+        return [ResendRow(idx, rnd, _split(userids), state,
+                          None if answer is None else json.loads(answer))
+                for idx, rnd, userids, state, answer in rows]
+
     def record(self, event: BroadcastEvent[Any]) -> None:
-        """Broadcast event hook: commit acknowledgements, failures and unknowns at once."""
+        """Broadcast event hook: commit acknowledgements (with the robot's answer), failures
+        and unknowns at once; batches past the plan (re-send rounds) go to ``resends``."""
         batch = event.batch
-        if batch is None:
+        if batch is None or event.kind not in ("sent", "failed"):
+            return
+        if self._planned and batch.index >= self._planned:
+            self._record_resend(event)
             return
         if event.kind == "sent":
             self.db.execute(
-                "UPDATE batches SET state='acknowledged', task_id=?, error=NULL, updated_at=? "
-                "WHERE idx=?", (batch.task_id, time.time(), batch.index))
+                "UPDATE batches SET state='acknowledged', task_id=?, error=NULL, updated_at=?, "
+                "answer=? WHERE idx=?", (batch.task_id, time.time(), _answer_of(event),
+                                         batch.index))
         elif event.kind == "failed":
             state = batch.state if batch.state in RESEND_STATES else "failed"
             self.db.execute(
                 "UPDATE batches SET state=?, error=?, updated_at=? WHERE idx=?",
                 (state, f"{type(event.error).__name__}: {event.error}", time.time(),
                  batch.index))
+
+    def _record_resend(self, event: BroadcastEvent[Any]) -> None:
+        batch = event.batch
+        assert batch is not None
+        error = None if event.error is None else f"{type(event.error).__name__}: {event.error}"
+        state = "acknowledged" if event.kind == "sent" else (
+            batch.state if batch.state in RESEND_STATES else "failed")
+        self.db.execute(
+            "INSERT OR REPLACE INTO resends (idx, round, userids, state, task_id, answer, "
+            "error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (batch.index + self._resend_offset, getattr(event.report, "resend_rounds", 0),
+             ",".join(batch.userids), state,
+             None if batch.task_id is None else str(batch.task_id), _answer_of(event), error,
+             time.time()))
 
     def counts(self) -> dict[str, int]:
         """Batches per state (planned, acknowledged, failed, unknown)."""

@@ -4,7 +4,10 @@
 journal, progress and exit codes (``_audience``, ``_fanout``); its batches are
 ``Robot.userids_per_call`` userids (the robot API's limit), and the journal's plan records
 that size, so a robot journal never resumes a work-notice run. Resend rounds of
-flow-controlled users are the SDK's (``robot.broadcast``).
+flow-controlled users are the SDK's (``robot.broadcast``); the journal keeps each batch's
+answer and the re-send rounds, and a resumed run restores them (``restore``): users still
+flow-controlled are re-sent for the rounds left, users whose answer is unknown are reported
+``unconfirmed``, never ``sent``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from ._sdk import (
     Robot,
     RobotBroadcastReport,
     RobotMessage,
+    RobotSendResult,
     SampleMarkdown,
     SampleText,
     encode_msg_param,
@@ -147,17 +151,71 @@ def message_hash(code: str, message: RobotMessage) -> str:
                   encode_msg_param(message).encode())
 
 
+def restore(journal: Journal | None, acknowledged: dict[int, str],
+            out: Output) -> RobotBroadcastReport:
+    """A report holding what earlier runs of the journal learned: each acknowledged batch's
+    answer with the outcome of the re-send rounds folded in (a user's last outcome wins),
+    the rounds done, and the users whose outcome is unknown (``robot_resumed_unknown``).
+
+    A user throttled in its batch and not since taken by an answered round stays throttled
+    in its batch's answer, so the SDK re-sends it; a re-send batch that failed (certainly
+    not sent) leaves its users throttled; one of unknown outcome makes them unconfirmed."""
+    done = RobotBroadcastReport()
+    if journal is None or not acknowledged:
+        return done
+    answers = {idx: got for idx, got in journal.answers().items() if idx in acknowledged}
+    outcome: dict[str, str] = {}
+
+    def take(userids: list[str], answer: dict[str, list[str]] | None) -> None:
+        if answer is None:
+            outcome.update(dict.fromkeys(userids, "unknown"))
+            return
+        why = {u: name for name in ("filtered", "throttled", "invalid")
+               for u in answer.get(name, ())}
+        outcome.update({u: why.get(u, "sent") for u in userids})
+
+    for userids, answer in answers.values():
+        if answer is not None:
+            take(userids, answer)
+    rows = journal.resends()
+    for row in rows:
+        if row.state == "acknowledged":
+            take(row.userids, row.answer)
+        elif row.state == "unknown":
+            take(row.userids, None)
+    for idx, (userids, answer) in answers.items():
+        if answer is None:
+            continue  # the answer was not kept: robot_unconfirmed_userids
+        lists: dict[str, list[str]] = {"invalid": [], "throttled": [], "filtered": []}
+        for userid in userids:
+            state = outcome.get(userid, "sent")
+            if state in lists:
+                lists[state].append(userid)
+            elif state == "unknown":
+                done.robot_resumed_unknown.append(userid)
+        done.robot_results[idx] = RobotSendResult(
+            process_query_key=acknowledged[idx], invalid_userids=lists["invalid"],
+            throttled_userids=lists["throttled"], filtered_userids=lists["filtered"])
+    done.resend_rounds = max((row.round for row in rows), default=0)
+    throttled = sum(len(r.throttled_userids) for r in done.robot_results.values())
+    if throttled or done.resend_rounds:
+        out.notice(f"resuming: {throttled} user(s) still flow-controlled after "
+                   f"{done.resend_rounds} re-send round(s)")
+    return done
+
+
 async def run(client: DingTalkClient, args: argparse.Namespace, message: RobotMessage,
               audience: Audience, sizes: BatchSizes, journal: Journal | None,
-              acknowledged: dict[int, str]) -> RobotBroadcastReport:
-    """The broadcast with its resend rounds, journaled, with progress; stopped early on
-    fatal errors."""
-    done = RobotBroadcastReport()
+              acknowledged: dict[int, str], out: Output) -> RobotBroadcastReport:
+    """The broadcast with its resend rounds (those an earlier run of the journal did
+    counted), journaled, with progress; stopped early on fatal errors."""
+    done = restore(journal, acknowledged, out)
+    rounds_left = max(0, args.resend_rounds - done.resend_rounds)
 
     async def start(on_event: Hook) -> object:
         return await client.robot.broadcast(
             message, userids=audience.userids, concurrency=args.concurrency,
-            rate=args.rate or None, timeout=args.timeout, resend_rounds=args.resend_rounds,
+            rate=args.rate or None, timeout=args.timeout, resend_rounds=rounds_left,
             resend_delay=args.resend_delay, on_event=on_event, acknowledged=acknowledged,
             report=done)
 
@@ -169,25 +227,29 @@ def status_of(report: RobotBroadcastReport, audience: Audience) -> int:
     """OK only if every batch was acknowledged and every user was sent the message."""
     clean = report.complete and not report.failed and not report.unknown
     left_out = (report.robot_invalid_userids or report.robot_filtered_userids
-                or report.robot_throttled_userids or audience.unknown_mobiles)
+                or report.robot_throttled_userids or report.robot_unconfirmed_userids
+                or audience.unknown_mobiles)
     return codes.OK if clean and not left_out else codes.PARTIAL
 
 
 def recipient_rows(report: RobotBroadcastReport, audience: Audience) -> list[dict[str, object]]:
-    """One row per recipient (its last batch wins: re-sent users), then unknown mobiles."""
+    """One row per recipient with its final state (its last batch wins: re-sent users),
+    then unknown mobiles. ``unconfirmed``: acknowledged, DingTalk's answer unknown."""
     rows: dict[str, dict[str, object]] = {}
+    unconfirmed = set(report.robot_resumed_unknown)
     for batch in report.batches:
         error = "" if batch.error is None else f"{type(batch.error).__name__}: {batch.error}"
         result = report.robot_results.get(batch.index)
-        why: dict[str, str] = {}
+        why: dict[str, str] = dict.fromkeys(unconfirmed, "unconfirmed")
         if result is not None:
             for name, ids in (("invalid", result.invalid_userids),
                               ("filtered", result.filtered_userids),
                               ("throttled", result.throttled_userids)):
                 why.update(dict.fromkeys(ids, name))
+        default = "sent" if result is not None else "unconfirmed"
         for userid in batch.userids:
             state = (f"batch_{batch.state}" if batch.task_id is None
-                     else why.get(userid, "sent"))
+                     else why.get(userid, default))
             rows[userid] = {"userid": userid, "mobile": audience.mobile_of.get(userid, ""),
                             "status": state, "batch": batch.index,
                             "task_id": batch.task_id or "", "error": error}
@@ -202,10 +264,16 @@ def write_report(args: argparse.Namespace, report: RobotBroadcastReport, audienc
     """Summaries, problem batches, users left out, ``--out`` and the JSON document."""
     sent, invalid = report.robot_sent_userids, report.robot_invalid_userids
     filtered, throttled = report.robot_filtered_userids, report.robot_throttled_userids
+    unconfirmed = report.robot_unconfirmed_userids
     out.text(summarize_report(report))
     out.text(f"sent: {len(sent)}  invalid: {len(invalid)}  filtered: {len(filtered)}  "
-             f"throttled: {len(throttled)}  resend rounds: {report.resend_rounds}")
+             f"throttled: {len(throttled)}  resend rounds: {report.resend_rounds}"
+             + (f"  unconfirmed: {len(unconfirmed)}" if unconfirmed else ""))
     notice_problems(report, out)
+    if unconfirmed:
+        out.notice(f"{len(unconfirmed)} user(s) acknowledged by an earlier run whose answer "
+                   "was not journaled or is unknown (unconfirmed): they may have been sent "
+                   "the message, so they are neither counted as sent nor sent again")
     if report.unknown:
         out.notice(f"{sum(len(b.userids) for b in report.unknown)} user(s) in "
                    f"{len(report.unknown)} batch(es) of unknown outcome may have been sent: "
@@ -223,6 +291,7 @@ def write_report(args: argparse.Namespace, report: RobotBroadcastReport, audienc
     out.json({**data, "process_query_keys": report.process_query_keys, "sent": len(sent),
               "invalid_userids": invalid, "filtered_userids": filtered,
               "throttled_userids": throttled, "resend_rounds": report.resend_rounds,
+              "unconfirmed_userids": unconfirmed,
               "unknown_mobiles": audience.unknown_mobiles, "out": args.out,
               "exit_code": status})
 
@@ -242,7 +311,7 @@ async def cmd_broadcast(args: argparse.Namespace, creds: Credentials, code: str)
             sizes = BatchSizes(client.robot.userids_per_call)
             done_before = plan(journal, message_hash(code, message), audience, sizes, out)
             acknowledged = {index: str(key) for index, key in done_before.items()}
-            done = await run(client, args, message, audience, sizes, journal, acknowledged)
+            done = await run(client, args, message, audience, sizes, journal, acknowledged, out)
             status = status_of(done, audience)
             write_report(args, done, audience, status, out)
             return status

@@ -254,7 +254,8 @@ async def test_a_dropped_answer_is_not_retried_the_send_may_have_arrived() -> No
 def _account(report: RobotBroadcastReport) -> list[str]:
     lost = [u for b in report.batches if b.state in ("failed", "unknown") for u in b.userids]
     return (report.robot_sent_userids + report.robot_invalid_userids
-            + report.robot_filtered_userids + report.robot_throttled_userids + lost)
+            + report.robot_filtered_userids + report.robot_throttled_userids
+            + report.robot_unconfirmed_userids + lost)
 
 
 async def test_broadcast_12345_userids_exact_fanout() -> None:

@@ -309,7 +309,8 @@ def throttling(*, fail_resends: bool = False) -> MockTransport:
 def account(report: RobotBroadcastReport) -> list[str]:
     lost = [u for b in report.batches if b.state in ("failed", "unknown") for u in b.userids]
     return sorted(report.robot_sent_userids + report.robot_invalid_userids
-                  + report.robot_filtered_userids + report.robot_throttled_userids + lost)
+                  + report.robot_filtered_userids + report.robot_throttled_userids
+                  + report.robot_unconfirmed_userids + lost)
 
 
 USERS = [f"u{i:02d}" for i in range(50)] + ["ghost"]
