@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeAlias
 
@@ -192,11 +192,14 @@ async def run_broadcast(
     acknowledged: Mapping[int, K] | None = None,
     at_least_one: bool = False,
     rate_limit_stop: int | None = None,
+    unknown: Collection[int] = (),
 ) -> BroadcastReport[K]:
     """Send every batch through ``send`` with at most ``concurrency`` in flight.
 
     ``acknowledged`` maps batch index -> receipt of batches a previous run already got
-    acknowledged (a resumed journal): those are recorded, not re-sent. Pass ``report`` to
+    acknowledged (a resumed journal): those are recorded, not re-sent. ``unknown`` holds
+    the indexes of batches a previous run left unknown whose API does not drop a repeat
+    (the robot's): they are recorded unknown again, never re-sent. Pass ``report`` to
     keep a handle on progress that survives cancellation. ``at_least_one``: send one batch
     even with no recipients of its own (``to_all_user``). ``rate_limit_stop``: how many
     batches in a row failing rate-limited, none acknowledged in between, stop the run
@@ -217,7 +220,7 @@ async def run_broadcast(
         userids, planner, report, acknowledged or {},
         reject=lambda value: run.emit("rejected", None, value=value),
         skip=lambda batch: run.emit("skipped", batch),
-        at_least_one=at_least_one,
+        at_least_one=at_least_one, unknown=unknown,
     )
     report.started_at = time.monotonic()
     try:

@@ -11,10 +11,18 @@ rule the CLI's journal uses.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Collection,
+    Iterator,
+    Mapping,
+)
 from itertools import chain, islice
 from typing import Generic, cast
 
+from .._errors import TransportError
 from .._recipients import (
     BatchPlanner,
     Deduper,
@@ -44,6 +52,7 @@ class BatchSource(Generic[K]):
         skip: Callable[[Batch[K]], None],
         *,
         at_least_one: bool = False,
+        unknown: Collection[int] = (),
     ) -> None:
         self._async: AsyncIterable[object] | None = None
         self._sync: Iterator[object] = iter(())
@@ -64,6 +73,7 @@ class BatchSource(Generic[K]):
         self._dedup = Deduper()
         self._report = report
         self._done = acknowledged
+        self._unknown = unknown
         self._reject = reject
         self._skip = skip
         self._at_least_one = at_least_one
@@ -79,7 +89,8 @@ class BatchSource(Generic[K]):
 
     async def next(self) -> Batch[K] | None:
         """The next batch to send (acknowledged ones of a resumed run are recorded and
-        skipped), or None when the input is used up."""
+        skipped, and so are the ``unknown`` ones, left unknown), or None when the input is
+        used up."""
         while True:
             if self._async is None:
                 self._fill_sync()
@@ -90,11 +101,16 @@ class BatchSource(Generic[K]):
                 return None
             self._report.batches.append(batch)
             task_id = self._done.get(batch.index)
-            if task_id is None:
+            if task_id is None and batch.index not in self._unknown:
                 batch.userid_list, self._joined = self._joined, None
                 return batch
             self._joined = None
-            batch.task_id = task_id
+            if task_id is None:
+                batch.maybe_sent, batch.error = True, TransportError(
+                    "an earlier run left this batch unknown (it may have been sent): "
+                    "not sent again")
+            else:
+                batch.task_id = task_id
             self._skip(batch)
 
     def _wanted(self) -> int:

@@ -297,6 +297,10 @@ class Journal:
             "SELECT idx, task_id FROM batches WHERE state='acknowledged' AND task_id IS NOT NULL")
         return {idx: task_id for idx, task_id in rows}
 
+    def unknown(self) -> set[int]:
+        """Indexes of batches an earlier run left unknown (they may have been sent)."""
+        return {idx for (idx,) in self.db.execute("SELECT idx FROM batches WHERE state='unknown'")}
+
     def answers(self) -> dict[int, tuple[list[str], Answer | None]]:
         """``{batch index: (userids, answer or None)}`` of acknowledged planned batches."""
         rows = self.db.execute(

@@ -208,16 +208,18 @@ async def run(client: DingTalkClient, args: argparse.Namespace, message: RobotMe
               audience: Audience, sizes: BatchSizes, journal: Journal | None,
               acknowledged: dict[int, str], out: Output) -> RobotBroadcastReport:
     """The broadcast with its resend rounds (those an earlier run of the journal did
-    counted), journaled, with progress; stopped early on fatal errors."""
+    counted), journaled, with progress; stopped early on fatal errors. Batches an earlier
+    run left unknown are not sent again: the robot API does not drop a repeat."""
     done = restore(journal, acknowledged, out)
     rounds_left = max(0, args.resend_rounds - done.resend_rounds)
+    unknown = set() if journal is None else journal.unknown()
 
     async def start(on_event: Hook) -> object:
         return await client.robot.broadcast(
             message, userids=audience.userids, concurrency=args.concurrency,
             rate=args.rate or None, timeout=args.timeout, resend_rounds=rounds_left,
             resend_delay=args.resend_delay, on_event=on_event, acknowledged=acknowledged,
-            report=done)
+            unknown=unknown, report=done)
 
     await fan_out(start, total=sizes.count(audience), journal=journal, quiet=args.quiet)
     return done

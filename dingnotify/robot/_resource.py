@@ -220,6 +220,7 @@ class Robot:
         report: RobotBroadcastReport | None = None,
         acknowledged: Mapping[int, str] | None = None,
         rate_limit_stop: int | None = None,
+        unknown: Collection[int] = (),
     ) -> RobotBroadcastReport:
         """Send one message to any number of users, ``MAX_USERIDS`` per call, through the
         fan-out engine.
@@ -240,6 +241,10 @@ class Robot:
         or when ``rate_limit_stop`` batches in a row (default ``max(2, concurrency)``)
         failed rate-limited after all their retries with none acknowledged in between, a
         403 ``QpsLimit`` storm that shows the API's rate budget is gone.
+
+        Resuming (``acknowledged``: batch index -> ``processQueryKey`` of an earlier run),
+        pass the indexes that run left ``unknown`` too: the robot API does not drop a
+        repeat, so they are recorded unknown again and never sent twice.
         """
         body = _SendBody(self._code(robot_code), _check_message(message))
         if isinstance(userids, Collection) and not userids:  # checked whole by the fan-out
@@ -260,7 +265,8 @@ class Robot:
             await run_broadcast(send, users, planner=planner, concurrency=concurrency,
                                 rate=rate, timeout=run_timeout, on_event=on_event,
                                 report=report, acknowledged=acknowledged if not first else None,
-                                rate_limit_stop=rate_limit_stop)
+                                rate_limit_stop=rate_limit_stop,
+                                unknown=unknown if not first else ())
 
         async def resend(pending: list[str], left: float | None) -> list[str]:
             first = len(report.batches)

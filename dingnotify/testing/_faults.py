@@ -1,8 +1,9 @@
 """Fault injection: scripted or seeded-random failures per path.
 
-Kinds: ``http_500``/``http_502``/``http_503`` (status with an HTML/text body), ``drop`` (close
-the connection with no response), ``delay`` (sleep ``delay`` s first; with ``after_accept``
-process the request, then sleep, so the server accepted work the client timed out on),
+Kinds: ``http_400`` (a refused request, in the new-generation API's error form: certainly
+not processed), ``http_500``/``http_502``/``http_503`` (status with an HTML/text body),
+``drop`` (close the connection with no response), ``delay`` (sleep ``delay`` s first;
+with ``after_accept`` process the request, then sleep, so the server accepted work the client timed out on),
 ``errcode_<N>`` (HTTP 200 with ``{"errcode": N}``, e.g. ``errcode_-1``, ``errcode_90018``),
 ``revoke_token`` (invalidate all tokens, then process normally), ``html_error`` (HTTP 200
 text/html page, like DingTalk's IP ban) and ``garbage`` (HTTP 200 truncated JSON).
@@ -18,7 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-KINDS = frozenset({"http_500", "http_502", "http_503", "drop", "delay", "revoke_token",
+KINDS = frozenset({"http_400", "http_500", "http_502", "http_503", "drop", "delay", "revoke_token",
                    "html_error", "garbage", "ok"})
 _ERRCODE = re.compile(r"^errcode_(-?\d+)$")
 

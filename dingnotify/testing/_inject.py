@@ -60,6 +60,9 @@ async def apply(fault: Fault, request: web.Request,
         if request.transport is not None:
             request.transport.abort()
         raise Dropped
+    if kind == "http_400":
+        return web.json_response({"code": "InvalidParameter", "message": "emulated fault 400",
+                                  "requestid": request_ids.next()}, status=400)
     if kind == "http_500":
         return web.Response(status=500, text="500 Internal Server Error")
     if kind == "http_502":

@@ -129,11 +129,11 @@ def test_journal_resume_sends_only_the_missing_batches(emu: Emulator, tmp_path: 
             "--recipients", str(listing), "--journal", str(journal), "--format", "json"]
     (tmp_path / "m.md").write_text("# notice", "utf-8")
 
-    emu.faults = FaultPlan(rules=[Fault(path=SEND, kind="errcode_40035", times=4)])
+    emu.faults = FaultPlan(rules=[Fault(path=SEND, kind="http_400", times=4)])
     first = robot(emu, *args)
     assert first.returncode == 4, first.stderr
     data = json.loads(first.stdout)
-    assert data["batches"] == 15 and data["failed"] + data["unknown"] == 4
+    assert data["batches"] == 15 and data["failed"] == 4 and data["unknown"] == 0
     assert data["acknowledged"] == 11 and len(data["problems"]) == 4
     missing = {u for p in data["problems"] for u in ids[p["batch"] * 20:(p["batch"] + 1) * 20]}
     assert all(not emu.robot_inbox(u) for u in missing)
@@ -155,6 +155,32 @@ def test_journal_resume_sends_only_the_missing_batches(emu: Emulator, tmp_path: 
     other = run_cli(["broadcast", "--markdown", str(tmp_path / "m.md"), "--title", "Notice",
                      "--recipients", str(listing), "--journal", str(journal)], robot_env(emu))
     one_line_error(other, 2)
+
+
+def test_resume_never_resends_a_batch_left_unknown(emu: Emulator, tmp_path: Path) -> None:
+    """DingTalk took one batch but its answer never came (the request timed out after it was
+    accepted): the robot API does not drop a repeat, so neither the retry policy nor a
+    resumed run sends that batch again; it stays unknown (exit 4) and nobody gets two."""
+    ids = users(100, start=2001)
+    listing = tmp_path / "staff.txt"
+    listing.write_text("\n".join(ids), "utf-8")
+    (tmp_path / "m.md").write_text("# notice", "utf-8")
+    args = ["broadcast", "--markdown", str(tmp_path / "m.md"), "--title", "Notice",
+            "--recipients", str(listing), "--journal", str(tmp_path / "robot.sqlite"),
+            "--format", "json", "--concurrency", "1", "--request-timeout", "0.5"]
+    emu.faults = FaultPlan(rules=[Fault(path=SEND, kind="delay", delay=1.5,
+                                        after_accept=True, times=1)])
+    first = robot(emu, *args)
+    assert first.returncode == 4, first.stderr
+    assert json.loads(first.stdout)["unknown"] == 1 and emu.count(SEND) == 5
+    assert "not sent again" in first.stderr
+    emu.faults = None
+    second = robot(emu, *args)
+    assert second.returncode == 4, second.stderr
+    data = json.loads(second.stdout)
+    assert data["unknown"] == 1 and data["acknowledged"] == 4
+    assert emu.count(SEND) == 5  # the unknown batch was not sent again
+    assert all(len(emu.robot_inbox(u)) == 1 for u in ids)
 
 
 def test_journal_refuses_another_batch_size(tmp_path: Path) -> None:
