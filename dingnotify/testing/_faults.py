@@ -3,7 +3,8 @@
 Kinds: ``http_400`` (a refused request, in the new-generation API's error form: certainly
 not processed), ``http_500``/``http_502``/``http_503`` (status with an HTML/text body),
 ``drop`` (close the connection with no response), ``delay`` (sleep ``delay`` s first;
-with ``after_accept`` process the request, then sleep, so the server accepted work the client timed out on),
+with ``after_accept`` process the request, then sleep, so the server accepted work the
+client timed out on),
 ``errcode_<N>`` (HTTP 200 with ``{"errcode": N}``, e.g. ``errcode_-1``, ``errcode_90018``),
 ``revoke_token`` (invalidate all tokens, then process normally), ``html_error`` (HTTP 200
 text/html page, like DingTalk's IP ban) and ``garbage`` (HTTP 200 truncated JSON).
