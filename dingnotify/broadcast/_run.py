@@ -17,9 +17,12 @@ the batches not sent are failed with that error):
   seconds of backoff) without one call getting through anywhere shows the API's rate
   budget is taken (by another process, or DingTalk's own penalty), and the next wave
   would only spend as many requests to fail the same way. One acknowledged batch resets
-  the count, so a transient throttle (some 403s, then answers) never stops a run. Once
-  stopped, a batch in flight gives up at its next rate-limit answer (the call was
-  certainly not processed) and is failed with the same error.
+  the count, so a transient throttle (some 403s, then answers) never stops a run. The
+  first wave need not spend its whole budget to prove it: ``STORM_ANSWERS`` rate-limit
+  answers per worker of ``rate_limit_stop`` in a row (48 at concurrency 16), none
+  acknowledged in between, prove the same a few backoffs in. Once stopped, a batch in
+  flight gives up at its next rate-limit answer (the call was certainly not processed)
+  and is failed with the same error.
 """
 
 from __future__ import annotations
@@ -54,6 +57,9 @@ SendBatch: TypeAlias = Callable[[Batch[K], AttemptHook, RetryHook], Awaitable[K]
 """``send(batch, on_attempt, on_retry)``: one call for one batch, returning its receipt
 (a work notification's task id, a robot's ``processQueryKey``)."""
 EventHook: TypeAlias = Callable[[BroadcastEvent[K]], None]
+STORM_ANSWERS = 3
+"""Rate-limit answers in a row per worker of ``rate_limit_stop`` that prove a storm: three
+backoffs each (1 + 2 + 4 s by default) with nothing getting through anywhere."""
 
 
 @dataclass
@@ -66,6 +72,7 @@ class _Run(Generic[K]):
     stop: BaseException | None = None
     failure: BaseException | None = None
     throttled_in_a_row: int = 0  # batches failed rate-limited since the last acknowledged
+    throttled_answers: int = 0  # rate-limit answers since the last acknowledged batch
 
     def emit(self, kind: EventKind, batch: Batch[K] | None, **extra: object) -> None:
         if self.on_event is None:
@@ -84,6 +91,9 @@ class _Run(Generic[K]):
             self.report.retries += 1
             if isinstance(exc, RateLimitedError):
                 self.report.rate_limited += 1
+                self.throttled_answers += 1
+                if self.throttled_answers >= STORM_ANSWERS * self.rate_limit_stop:
+                    self.stop = self.stop or exc
                 if self.stop is not None:  # not processed: give up, the run has stopped
                     raise _Stopped
             self.emit("retry", batch, error=exc, delay=wait)
@@ -111,7 +121,7 @@ class _Run(Generic[K]):
         finally:
             batch.userid_list = None  # the body is built: the report keeps the tuple only
         batch.ended(None)
-        self.throttled_in_a_row = 0
+        self.throttled_in_a_row = self.throttled_answers = 0
         self.emit("sent", batch)
 
     def halted(self) -> bool:

@@ -175,9 +175,9 @@ class Storm:
                                            "requestid": "R"})
         return MockResponse(json={"processQueryKey": f"k{self.sends()}"})
 
-    def client(self) -> DingTalkClient:
+    def client(self, retry: RetryPolicy = ZERO) -> DingTalkClient:
         return DingTalkClient("key", "secret", api_base_url=API, transport=self.transport,
-                              robot_code="r", quota=None, retry=ZERO)
+                              robot_code="r", quota=None, retry=retry)
 
 
 @pytest.mark.parametrize("code", [QPS, "Forbidden.AccessDenied.QpsLimitForApi"])
@@ -262,3 +262,17 @@ def test_the_cli_says_why_a_broadcast_stopped(capsys: pytest.CaptureFixture[str]
     first, second = capsys.readouterr().err.splitlines()
     assert first.startswith("stopped early, the rest not sent: RateLimitedError")
     assert second.startswith("failed batch 0: RateLimitedError")
+
+
+async def test_the_issue_storm_is_stopped_within_a_few_answers_per_worker() -> None:
+    """400 users at concurrency 16 with the default 12 rate-limit attempts a call: before,
+    every batch spent its whole budget (240 requests); three 403s per worker in a row,
+    none acknowledged, now prove the storm."""
+    server = Storm(lambda n: True)
+    policy = RetryPolicy(base_delay=0.0, max_delay=0.0, jitter=False)
+    assert policy.rate_limit_attempts == 12
+    async with server.client(retry=policy) as client:
+        report = await client.robot.broadcast(HI, userids=MANY, concurrency=16)
+    assert server.sends() <= 3 * 16 + 16
+    assert isinstance(report.stopped_by, RateLimitedError) and report.complete is False
+    assert len(report.failed) == 20 and account(report) == sorted(MANY)
