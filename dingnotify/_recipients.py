@@ -86,11 +86,6 @@ def valid_joined(chunk: Sequence[object]) -> str | None:
     return joined if plain or all(map(valid_userid, chunk)) else None
 
 
-def all_valid(chunk: Sequence[object]) -> bool:
-    """True when every id of ``chunk`` is valid."""
-    return valid_joined(chunk) is not None
-
-
 def check_userid(userid: object) -> str:
     """``userid`` itself, or a ``ValidationError`` saying what is wrong with it."""
     if not isinstance(userid, str):

@@ -7,7 +7,7 @@ import re
 import msgspec
 
 from .._constants import IP_BAN_SECONDS
-from .._errors import IP_BAN_STATUS
+from .._errors import IP_BAN_STATUS, IPBannedError
 
 
 class BanPage(msgspec.Struct):
@@ -39,3 +39,9 @@ def ban_wait(body: bytes) -> float | None:
         found = _BAN_HTML_WAIT.search(body)
         return float(found.group(1)) if found else IP_BAN_SECONDS
     return None
+
+
+def banned(body: bytes, path: str) -> IPBannedError | None:
+    """The error for ``body`` when it is the per-IP ban page (``path`` names the call)."""
+    wait = ban_wait(body)
+    return None if wait is None else IPBannedError(wait, path=path)

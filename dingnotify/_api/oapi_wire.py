@@ -21,7 +21,6 @@ from .._errors import (
     DingNotifyError,
     DingTalkError,
     InvalidArgumentError,
-    IPBannedError,
     NotFoundError,
     PermissionDeniedError,
     QuotaExhaustedError,
@@ -32,7 +31,7 @@ from .._errors import (
     effective_code,
 )
 from .._redact import Secret, scrub
-from ._ban import ban_wait
+from ._ban import banned
 
 TOKEN_ERRCODES = frozenset({40014, 42001, 40001, 33001})
 PAUSE_QPS = 1.0
@@ -116,9 +115,9 @@ def undecodable(body: bytes, problem: str, where: str, secrets: tuple[Secret | N
                 ) -> DingNotifyError:
     """``IPBannedError`` for the ban page, else a ``ResponseDecodeError`` naming ``where``
     (a path, no secrets) with the first bytes of the body, secrets masked."""
-    wait = ban_wait(body)
-    if wait is not None:
-        return IPBannedError(wait, path=where)
+    ban = banned(body, where)
+    if ban is not None:
+        return ban
     snippet = scrub(body[:80].decode("utf-8", "replace"), *secrets)
     return ResponseDecodeError(
         f"{where}: undecodable response ({problem}); body starts {snippet!r}")

@@ -9,12 +9,12 @@ from typing import Any, TypeVar
 import msgspec
 from multidict import CIMultiDictProxy
 
-from .._errors import DingNotifyError, IPBannedError, ResponseDecodeError
+from .._errors import DingNotifyError, ResponseDecodeError
 from .._http import HttpCore
 from .._redact import Secret
 from .._retry import RetryHook, RetryPolicy
 from .._transport import JSON_HEADERS, Request, ResponseLike, frozen_headers
-from ._ban import ban_wait
+from ._ban import banned
 from ._call import Call, Caller, Endpoints, Secrets, read_once
 from .v1_wire import decode_token, v1_error
 
@@ -57,9 +57,9 @@ class V1Family(Endpoints):
             return v1_error(response, request.where, call.path, secrets)
         body = response.content
         if body[:1] != b"{" or b'"status"' in body[:64]:  # the per-IP ban page, maybe
-            wait = ban_wait(body)
-            if wait is not None:
-                return IPBannedError(wait, path=call.path)
+            ban = banned(body, call.path)
+            if ban is not None:
+                return ban
         return call.decode(body)
 
 

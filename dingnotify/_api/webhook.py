@@ -13,11 +13,11 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from .._errors import DingNotifyError, IPBannedError, ResponseDecodeError, status_error_for
+from .._errors import DingNotifyError, ResponseDecodeError, status_error_for
 from .._http import retry_after
 from .._redact import Secret
 from .._transport import Request, ResponseLike, frozen_headers
-from ._ban import ban_wait
+from ._ban import banned
 from ._call import Call, Secrets
 from .webhook_errors import webhook_error_for
 from .webhook_signing import Credentials
@@ -73,9 +73,9 @@ class WebhookFamily:
                                     retry_after=retry_after(response))
         answer = _answer(response.content)
         if answer is None:
-            wait = ban_wait(response.content)
-            if wait is not None:
-                return IPBannedError(wait, path=call.path)
+            ban = banned(response.content, call.path)
+            if ban is not None:
+                return ban
             return ResponseDecodeError(f"{where} answered a body that is not the JSON expected")
         if answer.errcode != 0:
             return webhook_error_for(answer.errcode, self._creds.redact(answer.errmsg))

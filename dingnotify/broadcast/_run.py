@@ -261,7 +261,7 @@ async def run_broadcast(
 
 
 def check_rate_limit_stop(value: object) -> None:
-    """``rate_limit_stop`` an int >= 1 (or None, the default)."""
+    """``rate_limit_stop`` an int >= 1."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError("rate_limit_stop must be an int >= 1")
 

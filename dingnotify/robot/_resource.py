@@ -303,6 +303,8 @@ def within(result: RobotSendResult, userids: Sequence[str]) -> RobotSendResult:
     """The answer's lists kept to the users the call was for, each user in one list at
     most (the first of invalid, throttled, filtered that names it): an answer is not
     trusted to name only them, nor each of them once."""
+    if not (result.invalid_userids or result.throttled_userids or result.filtered_userids):
+        return result  # the usual answer: nothing to check, no set built
     asked, seen = set(userids), set[str]()
 
     def keep(ids: list[str]) -> list[str]:
@@ -310,8 +312,6 @@ def within(result: RobotSendResult, userids: Sequence[str]) -> RobotSendResult:
         seen.update(kept)
         return kept
 
-    if not (result.invalid_userids or result.throttled_userids or result.filtered_userids):
-        return result
     return RobotSendResult(process_query_key=result.process_query_key,
                            invalid_userids=keep(result.invalid_userids),
                            throttled_userids=keep(result.throttled_userids),

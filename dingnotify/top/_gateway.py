@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from .._api import Call, Caller
-from .._api.top import TopFamily, response_or_error, top_timestamp
+from .._api.top import TopFamily, top_timestamp
 from .._api.top_signing import SIGN_METHODS
 from .._constants import DEFAULT_CLOSE_GRACE, DEFAULT_TIMEOUT, DEFAULT_TOP_URL
 from .._errors import ValidationError
@@ -31,16 +31,6 @@ from ._params import business_params
 __all__ = ["TopClient", "top_timestamp"]
 
 _METHOD = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)+")
-
-
-def _parse_response(
-    raw: bytes, method: str, *, simplify: bool, secrets: tuple[Secret | None, ...] = ()
-) -> dict[str, Any]:
-    """The ``<method>_response`` body, or a raised ``TopError`` for an ``error_response``."""
-    outcome = response_or_error(raw, method, simplify=simplify, secrets=secrets)
-    if isinstance(outcome, Exception):
-        raise outcome
-    return outcome
 
 
 def _as_dict(value: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from dingnotify._recipients import (
     BatchPlanner,
     Deduper,
     SequenceNotStr,
-    all_valid,
     check_userid,
     checked_userids,
     unique_dept_ids,
@@ -21,13 +20,14 @@ from dingnotify._recipients import (
 
 @pytest.mark.parametrize("userid", ["u1", "manager4585", "钉钉用户", "a@b.c", "x" * 64, "a-b_c.d"])
 def test_valid_userids(userid: str) -> None:
-    assert valid_userid(userid) and all_valid([userid]) and check_userid(userid) == userid
+    assert valid_userid(userid) and valid_joined([userid]) is not None
+    assert check_userid(userid) == userid
 
 
 @pytest.mark.parametrize("userid", ["", " ", "a,b", 'q"', "back\\slash", "x" * 65, "\n",
                                     "a\tb", "\u2028", 7, None, b"u1"])
 def test_invalid_userids(userid: object) -> None:
-    assert not valid_userid(userid) and not all_valid(["ok", userid])
+    assert not valid_userid(userid) and valid_joined(["ok", userid]) is None
     with pytest.raises(ValidationError):
         check_userid(userid)
 

@@ -11,9 +11,9 @@ import pytest
 
 import dingnotify
 from dingnotify import LippiContentType, LyDingOpenPara, LyOpenMessage, RetryPolicy, TopClient
+from dingnotify._api.top import response_or_error
 from dingnotify.testing import MockRequest, MockResponse, MockTransport
 from dingnotify.top import top_timestamp
-from dingnotify.top._gateway import _parse_response
 from dingnotify.top._signing import sign
 from tests.conftest import Scripted
 
@@ -267,6 +267,13 @@ async def test_echoed_secret_and_session_are_masked(wire: Scripted) -> None:
     assert isinstance(error, dingnotify.TopError)
     text = str(error) + repr(error) + "".join(traceback.format_exception(error))
     assert SECRET not in text and "SESSION-KEY-123" not in text
+
+
+def _parse_response(raw: bytes, method: str, *, simplify: bool) -> dict[str, Any]:
+    outcome = response_or_error(raw, method, simplify=simplify)
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
 def test_parse_response_unwraps_or_raises() -> None:
