@@ -6,7 +6,7 @@
 
 from ._client import DingTalkClient
 from ._constants import DEFAULT_BASE_URL, DEFAULT_RESEND_DELAY, DEFAULT_RESEND_ROUNDS
-from ._coordination import Coordination
+from ._coordination import Coordination, Priority, Slot
 from ._errors import (
     BroadcastCancelledError,
     BroadcastTimeoutError,
@@ -130,6 +130,7 @@ __all__ = [
     "OAStatusBar",
     "PermissionDeniedError",
     "PlannedBatch",
+    "Priority",
     "Quota",
     "QuotaExhaustedError",
     "RateLimitedError",
@@ -145,6 +146,7 @@ __all__ = [
     "SequenceNotStr",
     "ServerBusyError",
     "ServerError",
+    "Slot",
     "Text",
     "TokenError",
     "TokenStore",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, runtime_checkable
 
 import anyio
 
@@ -27,13 +27,45 @@ POLL_FIRST = 0.005
 POLL_MAX = 0.25
 
 
+Priority = Literal["interactive", "bulk"]
+"""Who waits for a call: a person (``"interactive"``, served first, may use the whole
+budget) or a bulk job (``"bulk"``, leaves ``Quota.interactive_reserve`` of it free)."""
+
+
+class Slot(Protocol):
+    """A granted call slot. ``done()`` says the call's answer has arrived (or that it was
+    certainly never sent): windows count a call until one window after that moment."""
+
+    def done(self) -> None:
+        """Idempotent: a second call changes nothing."""
+        ...
+
+
+class _Granted:
+    """A slot with nothing to release (a governor that counts calls when it grants them)."""
+
+    __slots__ = ()
+
+    def done(self) -> None:
+        pass
+
+
+GRANTED: Slot = _Granted()
+
+
 class QuotaGovernor(Protocol):
     """What every call draws its slot from: ``Governor`` in one process, or a shared one."""
 
     @property
     def quota(self) -> Quota: ...
 
-    async def acquire(self, api: str, recipients: int = 0) -> None: ...
+    async def acquire(self, api: str, recipients: int = 0, *,
+                      priority: Priority = "interactive",
+                      within: float | None = None) -> Slot:
+        """Wait for a slot of ``api`` (and ``recipients`` of the per-minute budget), at
+        ``priority``; ``within`` bounds the wait in seconds (``RequestTimeoutError``,
+        nothing sent, when the slot cannot be had in time)."""
+        ...
 
     def penalize(self, api: str, error: RateLimitedError) -> None: ...
 

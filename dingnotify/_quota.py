@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import anyio
 
 from ._constants import MAX_DEPT_IDS_PER_CALL, MAX_USERIDS_PER_CALL
+from ._coordination import GRANTED, Priority, Slot
 from ._errors import IPBannedError, RateLimitedError, ValidationError
 
 Clock = Callable[[], float]
@@ -257,7 +258,9 @@ class Governor:
             self.limits[api] = (calls, per_seconds)
             self._apis.pop(api, None)
 
-    async def acquire(self, api: str, recipients: int = 0) -> None:
+    async def acquire(self, api: str, recipients: int = 0, *,
+                      priority: Priority = "interactive",
+                      within: float | None = None) -> Slot:
         """Wait for a slot of ``api`` (and ``recipients`` of the per-minute budget).
 
         Callers of one API are served in arrival order.
@@ -268,6 +271,7 @@ class Governor:
                 self.waited += wait
                 await self._sleep(wait)
             self.record(api, recipients)
+        return GRANTED
 
     def record(self, api: str, recipients: int = 0) -> None:
         """Count a call sent now without waiting (one granted by a shared governor, so a

@@ -20,7 +20,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from yarl import URL
 
-from .._coordination import QuotaGovernor
+from .._coordination import Priority, QuotaGovernor
 from .._errors import (
     DingNotifyError,
     HTTPStatusError,
@@ -46,10 +46,11 @@ class Call(Generic[T]):
     ``recipients`` is what the call draws from the per-minute recipients budget.
     ``repeatable`` is a property of the API: False when DingTalk does not drop a repeat
     (the robot's sends), so an attempt that may have reached it is never tried again.
+    ``priority`` is who waits for the answer: a person, or a bulk job.
     """
 
-    __slots__ = ("api", "body", "decode", "headers", "method", "path", "query", "recipients",
-                 "repeatable")
+    __slots__ = ("api", "body", "decode", "headers", "method", "path", "priority", "query",
+                 "recipients", "repeatable")
 
     def __init__(
         self,
@@ -63,6 +64,7 @@ class Call(Generic[T]):
         recipients: int = 0,
         api: str | None = None,
         repeatable: bool = True,
+        priority: Priority = "interactive",
     ) -> None:
         self.method = method
         self.path = path
@@ -73,6 +75,7 @@ class Call(Generic[T]):
         self.recipients = recipients
         self.api = path if api is None else api
         self.repeatable = repeatable
+        self.priority = priority
 
 
 class Family(Protocol):
@@ -165,12 +168,16 @@ class Caller:
         stale: Secret | None = None  # the token DingTalk rejected: it may echo it back
         while True:
             token = None if tokens is None else await tokens.get(timeout)
-            if governor is not None:
-                await governor.acquire(call.api, call.recipients)
-            request = self.family.request(call, token, timeout)
-            if on_attempt is not None:
-                on_attempt()
-            response = await self.http.exchange(request)
+            slot = None if governor is None else await governor.acquire(
+                call.api, call.recipients, priority=call.priority)
+            try:
+                request = self.family.request(call, token, timeout)
+                if on_attempt is not None:
+                    on_attempt()
+                response = await self.http.exchange(request)
+            finally:
+                if slot is not None:
+                    slot.done()
             outcome = self.family.outcome(response, request, call,
                                           (token, stale, *self._secrets))
             if not isinstance(outcome, DingNotifyError):

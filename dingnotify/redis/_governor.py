@@ -17,6 +17,7 @@ from dataclasses import replace
 import anyio
 from redis.asyncio import Redis
 
+from .._coordination import GRANTED, Priority, Slot
 from .._errors import RateLimitedError
 from .._quota import (
     MINUTE_SPAN,
@@ -98,7 +99,9 @@ class RedisGovernor:
         return [f"{p}s:{api}", f"{p}m:{api}", f"{p}r", f"{p}x:{api}", f"{p}x:{ALL_APIS}",
                 f"{p}rt"]
 
-    async def acquire(self, api: str, recipients: int = 0) -> None:
+    async def acquire(self, api: str, recipients: int = 0, *,
+                      priority: Priority = "interactive",
+                      within: float | None = None) -> Slot:
         """Wait for a slot of ``api`` (and ``recipients`` of the per-minute budget)."""
         lock = self._locks.get(api)
         if lock is None:
@@ -109,10 +112,10 @@ class RedisGovernor:
             while (wait := await self.reserve(api, recipients)) is not None:
                 if wait <= 0:
                     self.local.record(api, recipients)
-                    return
+                    return GRANTED
                 self.waited += wait
                 await self._sleep(wait)
-            await self.local.acquire(api, recipients)
+            return await self.local.acquire(api, recipients, priority=priority)
 
     async def reserve(self, api: str, recipients: int = 0) -> float | None:
         """Ask Redis once: 0 (granted and counted), seconds to wait, or ``None`` when

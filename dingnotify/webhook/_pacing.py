@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from .._api.webhook import BUDGET_PREFIX
+from .._coordination import GRANTED, Priority, Slot
 from .._errors import RateLimitedError
 from .._quota import Quota, check_limit, penalty
 
@@ -116,8 +117,11 @@ class WindowGovernor:
                 found = self._windows[api] = SlidingWindowLimiter()
             return found
 
-    async def acquire(self, api: str, recipients: int = 0) -> None:
+    async def acquire(self, api: str, recipients: int = 0, *,
+                      priority: Priority = "interactive",
+                      within: float | None = None) -> Slot:
         await self.window(api).acquire()
+        return GRANTED
 
     def penalize(self, api: str, error: RateLimitedError) -> None:
         """DingTalk throttled the robot anyway: no slot for as long as the answer implies."""
