@@ -82,16 +82,26 @@ class BlockingMethod(Generic[P, T]):
 
     def __init__(self, function: Callable[..., Any]) -> None:
         self.function = function
-        self.name = function.__name__
+        self.name = name = function.__name__
+
+        def unbound(proxy: Proxy, /, *args: Any, **kwargs: Any) -> Any:
+            return proxy._run(name, args, kwargs)
+
+        update_wrapper(unbound, function)
+        del unbound.__wrapped__  # type: ignore[attr-defined]  # it would look async
+        unbound.__signature__ = inspect.signature(function)  # type: ignore[attr-defined]
+        self.unbound = unbound
+        """What the class gives (``WorkNotice.send``): the async signature, for
+        ``inspect``, ``help()`` and the API reference."""
 
     @overload
-    def __get__(self, proxy: None, owner: type[Any]) -> BlockingMethod[P, T]: ...
+    def __get__(self, proxy: None, owner: type[Any]) -> Callable[..., T]: ...
     @overload
     def __get__(self, proxy: Proxy, owner: type[Any] | None = None) -> Callable[P, T]: ...
     def __get__(self, proxy: Proxy | None, owner: type[Any] | None = None
-                ) -> BlockingMethod[P, T] | Callable[P, T]:
+                ) -> Callable[..., T] | Callable[P, T]:
         if proxy is None:
-            return self
+            return self.unbound
         return proxy._bind(self.name, self.function)
 
 
