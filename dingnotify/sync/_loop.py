@@ -10,13 +10,14 @@ belonged to the old loop).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from .. import DingNotifyError
+from .. import ClientClosedError, DingNotifyError
 
 
 class RunningLoopError(DingNotifyError, RuntimeError):
@@ -54,6 +55,10 @@ class LoopThread:
         future = asyncio.run_coroutine_threadsafe(_invoke(function, args, kwargs), loop)
         try:
             return future.result()
+        except concurrent.futures.CancelledError:
+            if self._loop is loop:
+                raise
+            raise ClientClosedError(f"{self._name} was closed during this call") from None
         except BaseException:
             future.cancel()
             raise

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import threading
 import weakref
 from collections.abc import Awaitable, Callable
 from functools import update_wrapper
@@ -49,6 +50,7 @@ class Proxy:
         return self._root._loop.call(method, *args, **kwargs)
 
     def _bind(self, name: str, source: Callable[..., Any] | None = None) -> Callable[..., Any]:
+        """The blocking method ``name``, built once per proxy (kept in its ``__dict__``)."""
         def call(*args: Any, **kwargs: Any) -> Any:
             return self._run(name, args, kwargs)
 
@@ -57,6 +59,7 @@ class Proxy:
         update_wrapper(call, source)
         del call.__wrapped__  # type: ignore[attr-defined]  # it would look async
         call.__signature__ = _without_self(source)  # type: ignore[attr-defined]
+        self.__dict__[name] = call
         return call
 
     if not TYPE_CHECKING:  # type checkers see the declared members only
@@ -160,6 +163,7 @@ class _State(Generic[A]):
         self.client = client
         self.pid = os.getpid()
         self.closed = False
+        self.lock = threading.Lock()
 
 
 class SyncClient(Proxy, Generic[A]):
@@ -182,7 +186,9 @@ class SyncClient(Proxy, Generic[A]):
         if state.closed:
             raise ClientClosedError(f"this {type(self).__name__} is closed; create a new one")
         if state.pid != os.getpid():  # forked: the parent's client belongs to its loop
-            state.client, state.pid = self._factory(), os.getpid()
+            with state.lock:
+                if state.pid != os.getpid():
+                    state.client, state.pid = self._factory(), os.getpid()
         return state.client
 
     @property

@@ -98,6 +98,27 @@ def test_after_close_every_call_raises_client_closed() -> None:
     assert not [t for t in threading.enumerate() if t.name.startswith("dingnotify.sync")]
 
 
+def test_close_lets_a_call_in_flight_on_another_thread_finish() -> None:
+    started = threading.Event()
+
+    async def slow(request: MockRequest) -> MockResponse:
+        if request.url.path == GETTOKEN:
+            return MockResponse(json={"errcode": 0, "access_token": "t", "expires_in": 7200})
+        started.set()
+        await asyncio.sleep(0.3)
+        return ok(task_id=9)
+
+    client = DingTalkClient(APP_KEY, APP_SECRET, agent_id=1, base_url=BASE, quota=None,
+                            transport=MockTransport(slow))
+    with ThreadPoolExecutor(1) as pool:
+        sending = pool.submit(client.work_notice.send, Text(content="hi"), userids=["u1"])
+        assert started.wait(10)
+        client.close()
+        assert sending.result(10) == 9
+    with pytest.raises(ClientClosedError):
+        client.work_notice.send(Text(content="hi"), userids=["u1"])
+
+
 async def test_a_call_from_a_running_event_loop_points_to_the_async_client() -> None:
     client = _client(Scripted())
     try:
