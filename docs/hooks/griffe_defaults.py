@@ -48,3 +48,30 @@ class DefaultValues(griffe.Extension):
             runtime = signature.parameters.get(parameter.name)
             if runtime is not None and runtime.default is not inspect.Parameter.empty:
                 parameter.default = _shown(runtime.default)
+
+
+class StructConstructors(griffe.Extension):
+    """msgspec Structs have no ``__init__`` in the source: give them the one msgspec
+    builds (from ``inspect.signature``), with the fields' own annotations."""
+
+    def on_class(self, *, cls: griffe.Class, **kwargs: Any) -> None:
+        if "__init__" in cls.members:
+            return
+        try:
+            runtime = _runtime(cls.path)
+        except (ImportError, AttributeError):
+            return
+        msgspec = importlib.import_module("msgspec")
+        if not (isinstance(runtime, type) and issubclass(runtime, msgspec.Struct)):
+            return
+        parameters = [griffe.Parameter("self", kind=griffe.ParameterKind.positional_or_keyword)]
+        for name, field in inspect.signature(runtime).parameters.items():
+            member = cls.all_members.get(name)
+            annotation = member.annotation if isinstance(member, griffe.Attribute) else None
+            default = None if field.default is inspect.Parameter.empty else repr(field.default)
+            parameters.append(griffe.Parameter(
+                name, annotation=annotation, default=default,
+                kind=griffe.ParameterKind(field.kind.description)))
+        init = griffe.Function("__init__", parameters=griffe.Parameters(*parameters),
+                               returns="None")
+        cls.set_member("__init__", init)

@@ -1,5 +1,6 @@
-"""The site's build hooks: the command-line reference covers every command, and the sync
-clients' reference pages get the async signatures."""
+"""The site's build hooks: the command-line reference covers every command; the API
+reference shows default values, msgspec Structs' constructors and, for the sync clients,
+the async signatures."""
 
 from __future__ import annotations
 
@@ -36,8 +37,9 @@ def test_the_cli_reference_has_every_command_with_its_flags_and_exit_codes() -> 
 
 
 def test_sync_methods_and_constructors_get_the_async_signatures() -> None:
+    defaults = _load("griffe_defaults")
     extensions = griffe.load_extensions(_load("griffe_sync").SyncSignatures,
-                                        _load("griffe_defaults").DefaultValues)
+                                        defaults.DefaultValues, defaults.StructConstructors)
     package = griffe.load("dingnotify", extensions=extensions, resolve_aliases=True,
                           resolve_external=False)
     send = package["sync._clients.WorkNotice.send"]
@@ -49,3 +51,7 @@ def test_sync_methods_and_constructors_get_the_async_signatures() -> None:
     assert names[:3] == ["self", "app_key", "app_secret"] and "quota" in names
     timeout = next(p for p in init.parameters if p.name == "timeout")
     assert timeout.default == "10.0"  # a value, not DEFAULT_TIMEOUT
+    oa = package["work_notice._messages.OA.__init__"]  # a msgspec Struct: no source __init__
+    assert [(p.name, p.default) for p in oa.parameters][1:3] == [("message_url", None),
+                                                                 ("head", None)]
+    assert str(next(p for p in oa.parameters if p.name == "head").annotation) == "OAHead"
