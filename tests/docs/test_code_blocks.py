@@ -39,6 +39,7 @@ import inspect
 import logging
 import re
 import ssl
+import textwrap
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,7 @@ from dingnotify.webhook import WebhookRobot
 
 ROOT = Path(__file__).parents[2]
 SOURCES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-FENCE = re.compile(r"^```python\s*$")
+FENCE = re.compile(r"^(?P<indent>\s*)```(?:python|py)\s*$")
 MARKER = re.compile(r"^<!--\s*docs:\s*(?P<kind>skip|continue)\b\s*(?:--\s*(?P<reason>.*?))?"
                     r"\s*-->\s*$")
 AGENT_ID = 123
@@ -77,20 +78,24 @@ class Block:
 
 
 def blocks(path: Path) -> Iterator[Block]:
-    """The ```python blocks of ``path`` with the marker before each."""
+    """The ```python blocks of ``path`` (also indented ones, in lists) with the marker
+    before each; a block left open runs to the end of the file."""
     lines = path.read_text("utf-8").splitlines()
     index = 0
     while index < len(lines):
-        if not FENCE.match(lines[index]):
+        fence = FENCE.match(lines[index])
+        if not fence:
             index += 1
             continue
-        start = index + 1
-        end = next(i for i in range(start, len(lines)) if lines[i].strip() == "```")
+        indent, start = fence["indent"], index + 1
+        end = next((i for i in range(start, len(lines))
+                    if lines[i].strip() == "```" and lines[i].startswith(indent)), len(lines))
         before = next((lines[i] for i in range(index - 1, -1, -1) if lines[i].strip()), "")
         marker = MARKER.match(before.strip())
         kind = marker["kind"] if marker else "run"
         reason = (marker["reason"] or "") if marker else ""
-        yield Block(path, start, "\n".join(lines[start:end]) + "\n", kind, reason)
+        code = textwrap.dedent("\n".join(lines[start:end])) + "\n"
+        yield Block(path, start, code, kind, reason)
         index = end + 1
 
 
@@ -109,10 +114,12 @@ def test_the_harness_finds_the_blocks_and_markers(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text("text\n```python\na = 1\n```\n<!-- docs: skip -- a fragment -->\n\n"
                     "```python\n...\n```\n<!-- docs: continue -->\n```python\nb = a\n```\n"
-                    "```bash\nls\n```\n")
+                    "```bash\nls\n```\n- a list:\n\n    ```py\n    c = 3\n    ```\n"
+                    "```python\nopen = 1\n")
     found = [(b.line, b.code, b.kind, b.reason) for b in blocks(page)]
     assert found == [(2, "a = 1\n", "run", ""), (7, "...\n", "skip", "a fragment"),
-                     (11, "b = a\n", "continue", "")]
+                     (11, "b = a\n", "continue", ""), (19, "c = 3\n", "run", ""),
+                     (22, "open = 1\n", "run", "")]
 
 
 def _forward_to(emulator: Emulator) -> MockTransport:
