@@ -36,6 +36,7 @@ class LoopThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
+        self._stopped = False
 
     @property
     def forked(self) -> bool:
@@ -68,6 +69,7 @@ class LoopThread:
         with self._lock:
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None
+            self._stopped = not self.forked
         if loop is None or thread is None or self.forked:
             return
         loop.call_soon_threadsafe(loop.stop)
@@ -76,13 +78,15 @@ class LoopThread:
 
     def _running(self) -> asyncio.AbstractEventLoop:
         with self._lock:
+            if self._stopped and not self.forked:  # a call racing close(): no new loop
+                raise ClientClosedError(f"{self._name} is closed; create a new one")
             if self._loop is None or self.forked:
                 self._start()
             assert self._loop is not None
             return self._loop
 
     def _start(self) -> None:
-        self._pid = os.getpid()
+        self._pid, self._stopped = os.getpid(), False
         loop = asyncio.new_event_loop()
         started = threading.Event()
 

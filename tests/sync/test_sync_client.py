@@ -210,3 +210,16 @@ def test_a_forked_child_builds_a_client_of_its_own() -> None:
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                           timeout=60)
     assert done.stdout == "0 True\n", done.stderr
+
+
+def test_a_stopped_loop_thread_never_starts_again() -> None:
+    """A call racing close() (past the closed check, before the loop) gets
+    ClientClosedError instead of a fresh loop thread that nobody would stop."""
+    from dingnotify.sync._loop import LoopThread
+
+    loop = LoopThread("dingnotify.sync.test")
+    assert loop.call(lambda: 41 + 1) == 42
+    loop.stop()
+    with pytest.raises(ClientClosedError):
+        loop.call(lambda: 0)
+    assert not [t for t in threading.enumerate() if t.name == "dingnotify.sync.test"]
