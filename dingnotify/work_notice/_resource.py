@@ -37,13 +37,14 @@ from ..broadcast import (
     Batch,
     BroadcastReport,
     EventHook,
+    PollErrorHook,
     ProgressHook,
     check_resend,
     confirm_tasks,
     recall_tasks,
     run_broadcast,
 )
-from ._body import SendBody, check_agent_id
+from ._body import SendBody, check_agent_id, check_to_all
 from ._delivery import Delivery, ResendHook, follow_up
 from ._messages import Message
 from ._models import SendProgress, SendResult
@@ -88,6 +89,7 @@ class WorkNotice:
         """
         body = SendBody(message, self._agent(agent_id), to_all_user=bool(to_all_user))
         users, depts = unique_userids(userids), unique_dept_ids(dept_ids)
+        check_to_all(to_all_user, userids, depts)
         quota = self._quota
         if len(users) > quota.userids_per_call or len(depts) > quota.dept_ids_per_call:
             raise ValidationError(
@@ -245,8 +247,7 @@ class WorkNotice:
         """
         body = SendBody(message, self._agent(agent_id), to_all_user=bool(to_all_user))
         depts = unique_dept_ids(dept_ids)  # userids: checked once, by the batch source
-        if to_all_user and (depts or (isinstance(userids, Collection) and userids)):
-            raise ValidationError("to_all_user sends to everyone: give no userids/dept_ids")
+        check_to_all(to_all_user, userids, depts)
         if not to_all_user and isinstance(userids, Collection) and not userids and not depts:
             raise ValidationError("no recipients: give userids or dept_ids")
         return await self._fan_out(
@@ -275,14 +276,15 @@ class WorkNotice:
         wait_timeout: float | None = None,
         on_progress: ProgressHook | None = None,
         on_resend: ResendHook | None = None,
+        on_poll_error: PollErrorHook | None = None,
     ) -> Delivery:
         """``broadcast``, then ``settle``: every task confirmed, and the recipients DingTalk's
         per-minute flow control held back re-sent, ``resend_delay`` seconds apart, for at
         most ``resend_rounds`` rounds.
 
         The broadcast's arguments are ``broadcast``'s; ``poll_interval``, ``wait_timeout``
-        (each wait), ``on_progress`` and ``on_resend`` are ``settle``'s. ``timeout`` bounds
-        the broadcast and each resend round's.
+        (each wait), ``on_progress``, ``on_poll_error`` and ``on_resend`` are ``settle``'s.
+        ``timeout`` bounds the broadcast and each resend round's.
         """
         check_resend(resend_rounds, resend_delay)
         report = await self.broadcast(
@@ -293,7 +295,7 @@ class WorkNotice:
             message, report, concurrency=concurrency, rate=rate, timeout=timeout,
             agent_id=agent_id, retry=retry, on_event=on_event, resend_rounds=resend_rounds,
             resend_delay=resend_delay, poll_interval=poll_interval, wait_timeout=wait_timeout,
-            on_progress=on_progress, on_resend=on_resend)
+            on_progress=on_progress, on_resend=on_resend, on_poll_error=on_poll_error)
 
     async def settle(
         self,
@@ -312,6 +314,7 @@ class WorkNotice:
         wait_timeout: float | None = None,
         on_progress: ProgressHook | None = None,
         on_resend: ResendHook | None = None,
+        on_poll_error: PollErrorHook | None = None,
     ) -> Delivery:
         """Follow ``message``'s broadcast ``report`` to the end.
 
@@ -322,6 +325,7 @@ class WorkNotice:
         ``report``) and wait for that. ``wait_timeout`` bounds each wait and raises
         ``DeliveryTimeoutError``; ``timeout`` bounds each round's broadcast. Defaults are
         the robot's too: ``DEFAULT_RESEND_ROUNDS`` rounds, ``DEFAULT_RESEND_DELAY`` s apart.
+        A wait that fails has ``partial_result``: every round's confirmed results merged.
         """
         check_resend(resend_rounds, resend_delay)
         agent = self._agent(agent_id)
@@ -330,7 +334,8 @@ class WorkNotice:
         async def confirm(tasks: BroadcastReport[int]) -> SendResult:
             return await self.wait(tasks, poll_interval=poll_interval, timeout=wait_timeout,
                                    concurrency=concurrency, agent_id=agent,
-                                   on_progress=on_progress, retry=retry)
+                                   on_progress=on_progress, retry=retry,
+                                   on_poll_error=on_poll_error)
 
         async def send_again(userids: list[str]) -> BroadcastReport[int]:
             return await self._fan_out(
@@ -351,17 +356,31 @@ class WorkNotice:
         agent_id: int | None = None,
         on_progress: ProgressHook | None = None,
         retry: RetryPolicy | None = None,
+        on_poll_error: PollErrorHook | None = None,
     ) -> SendResult:
         """Wait until DingTalk has processed every task, then merge their send results.
 
         Pass the ``BroadcastReport`` itself to confirm userid-only tasks from one result
         call each (task ids alone cost a progress poll too). Polls draw on the client's
         quota like every call; ``retry`` applies to each of them, and ``timeout`` bounds the
-        whole wait. Raises ``DeliveryTimeoutError`` (a ``TimeoutError``) listing unfinished
-        tasks.
+        whole wait. A poll whose retries are spent on an error worth retrying is tried
+        again at its task's next poll (``on_poll_error(task_id, error)``; counted in the
+        result's ``poll_errors``); any other error is raised at once. Raises
+        ``DeliveryTimeoutError`` (a ``TimeoutError``) listing unfinished tasks; whatever
+        it raises carries ``partial_result``, the tasks confirmed so far merged.
         """
         agent = self._agent(agent_id)
         pending = pending_tasks(tasks)
+        policy = retry if retry is not None else self._api.http.retry
+        failures = [0]
+
+        def failed(task_id: int, error: Exception) -> None:
+            failures[0] += 1
+            if on_poll_error is not None:
+                on_poll_error(task_id, error)
+
+        def merge(results: Iterable[SendResult]) -> SendResult:
+            return SendResult.merge(results, poll_errors=failures[0])
 
         async def progress(task_id: int) -> SendProgress:
             return await self.get_progress(task_id, agent_id=agent, retry=retry)
@@ -370,8 +389,9 @@ class WorkNotice:
             return await self.get_result(task_id, agent_id=agent, retry=retry)
 
         return await confirm_tasks(
-            pending, progress, result, merge=SendResult.merge, poll_interval=poll_interval,
+            pending, progress, result, merge=merge, poll_interval=poll_interval,
             timeout=timeout, concurrency=concurrency, on_progress=on_progress,
+            on_poll_error=failed, retryable=policy.is_retryable,
         )
 
     async def recall_all(
