@@ -21,6 +21,7 @@ window of its own from ``Governor.limit``, with the same margins.
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 from collections import deque
@@ -192,8 +193,13 @@ class _Window:
                 return stamp + self.span - now
         return self.span  # weight alone exceeds the limit: refused by Quota's checks
 
-    def add(self, now: float, weight: int) -> None:
-        self._events.append((now, weight))
+    def add(self, stamp: float, weight: int) -> None:
+        """Count ``weight`` at ``stamp`` (in order, even when ``stamp`` is in the past)."""
+        events = self._events
+        if events and stamp < events[-1][0]:
+            bisect.insort(events, (stamp, weight))
+        else:
+            events.append((stamp, weight))
         self._total += weight
 
 
@@ -223,9 +229,10 @@ class _Spacer:
         self._refill(now)
         return 0.0 if self.tokens >= 1 - TOLERANCE else (1 - self.tokens) * self.interval
 
-    def take(self, now: float) -> None:
+    def take(self, now: float, age: float = 0.0) -> None:
+        """Spend the token of a call made ``age`` seconds ago (refilled since then)."""
         self._refill(now)
-        self.tokens -= 1
+        self.tokens -= max(0.0, 1 - age / self.interval)
 
 
 class _Api:
@@ -299,17 +306,21 @@ class Governor:
             self.record(api, recipients)
         return GRANTED
 
-    def record(self, api: str, recipients: int = 0) -> None:
-        """Count a call sent now without waiting (one granted by a shared governor, so a
-        fallback to this one knows what its process has just sent)."""
+    def record(self, api: str, recipients: int = 0, *, age: float = 0.0) -> None:
+        """Count a call answered ``age`` seconds ago, without waiting: one granted by a
+        shared governor (so a fallback to this one knows what its process has just sent),
+        or one a resumed journal acknowledged before the restart."""
+        if not 0 <= age < math.inf:
+            raise ValidationError(f"age must be a finite number of seconds >= 0, got {age!r}")
         state = self._api(api)
         now = self._clock()
+        stamp = now - age
         if state.spacer is not None:
-            state.spacer.take(now)
+            state.spacer.take(now, age)
         for window in state.windows:
-            window.add(now, 1)
+            window.add(stamp, 1)
         if recipients:
-            self._recipients.add(now, recipients)
+            self._recipients.add(stamp, recipients)
 
     def _wait(self, state: _Api, recipients: int) -> float:
         now = self._clock()

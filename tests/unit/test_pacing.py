@@ -294,3 +294,16 @@ async def test_ip_ban_pauses_every_worker_of_a_broadcast(wire: Scripted) -> None
     assert len(early) <= 4  # already on their way when the ban page came back
     assert all(t >= banned_at + 0.3 - 0.01 for t in later)
     assert len(arrivals) == 6
+
+
+async def test_record_counts_calls_answered_in_the_past() -> None:
+    """``record(age=)``: a call answered ``age`` seconds ago fills its windows until one
+    window after that moment, not after now (a resumed journal seeds the governor so)."""
+    gov, clock = governor(Quota(qps=20, recipients_per_minute=1000, userids_per_call=100))
+    gov.record(SEND, 600, age=50.0)
+    gov.record(SEND, 400, age=10.0)
+    gov.record(SEND, 0)  # the old signature still works
+    await gov.acquire(SEND, 100)
+    assert clock.now == pytest.approx(1000.0 - 50.0 + MINUTE, abs=0.5)  # the older 600 freed
+    with pytest.raises(ValidationError):
+        gov.record(SEND, 1, age=-1.0)
