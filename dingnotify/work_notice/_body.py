@@ -8,8 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence, Sized
 
+from .._constants import PATH_ASYNCSEND
 from .._errors import ValidationError
 from ._messages import Message, encode_msg
+
+SEND_API = PATH_ASYNCSEND
+"""The quota governor's name for ``asyncsend_v2`` calls (their ``Call.api``, the path):
+what ``client.governor.record(SEND_API, recipients, age=...)`` counts a send of an earlier
+process against, e.g. a resumed journal's."""
 
 
 def check_agent_id(agent_id: object) -> int:
