@@ -57,41 +57,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._journal_schema import APP, SCHEMA, SCHEMA_VERSION, UPGRADES
 from ._lock import FileLock, LockedError
 from ._sdk import BroadcastEvent, BroadcastReport, plan_batches
 
-APP, SCHEMA_VERSION = "dingnotify-journal", "4"
-RESENDS = """
-CREATE TABLE resends (
-    idx INTEGER PRIMARY KEY,
-    round INTEGER NOT NULL,
-    userids TEXT NOT NULL,
-    state TEXT NOT NULL,
-    task_id TEXT,
-    answer TEXT,
-    error TEXT,
-    updated_at REAL
-)"""
-SCHEMA = f"""
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE batches (
-    idx INTEGER PRIMARY KEY,
-    userids TEXT NOT NULL,
-    dept_ids TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'planned',
-    task_id INTEGER,
-    error TEXT,
-    updated_at REAL,
-    answer TEXT,
-    acked_at REAL,
-    recipients INTEGER
-);
-{RESENDS};
-"""
-ACKS = ("ALTER TABLE batches ADD COLUMN acked_at REAL",
-        "ALTER TABLE batches ADD COLUMN recipients INTEGER")
-UPGRADES = {"2": ("ALTER TABLE batches ADD COLUMN answer TEXT", RESENDS, *ACKS), "3": ACKS}
-"""Schemas upgraded in place when opened: the statements that bring each to this one."""
 RESEND_STATES = ("planned", "failed", "unknown")
 ANSWER_LISTS = (("invalid", "invalid_userids"), ("throttled", "throttled_userids"),
                 ("filtered", "filtered_userids"))
