@@ -34,6 +34,13 @@ Whether an error is worth retrying is its class's ``retryable`` attribute, and n
 whether the request may have reached DingTalk (a timeout after writing it, a dropped
 answer): a broadcast reports such batches as *unknown*, not failed.
 
+``partial_result`` is on every error, ``None`` unless the operation that raised it had
+confirmed something first: ``wait`` (and ``settle``/``deliver``) stopped by a fatal poll
+error or by its ``timeout`` (``DeliveryTimeoutError``) sets it to the merged result of the
+tasks it had confirmed (a ``SendResult`` for work notifications), so a long wait never
+discards what it learnt. It lives on the root class because a wait can be stopped by any
+kind of error.
+
 Each API family turns its answers into these classes in one error map of its own
 (``dingnotify._api``: ``oapi_wire``, ``v1_wire``, ``top``, ``webhook_errors``); the oapi
 map reads the *effective* code: ``sub_code`` when DingTalk wraps the error in errcode 88,
@@ -53,11 +60,13 @@ class DingNotifyError(Exception):
 
     ``token_fetch`` is set on errors raised while fetching an access token: whatever their
     kind, they draw on ``RetryPolicy.max_attempts``, so a call never makes more token
-    requests than that.
+    requests than that. ``partial_result``: what a ``wait`` had confirmed before this error
+    stopped it (see the module docstring), else None.
     """
 
     retryable: bool = False
     token_fetch: bool = False
+    partial_result: Any = None
 
 
 class ValidationError(DingNotifyError, ValueError):
@@ -241,7 +250,8 @@ class BroadcastTimeoutError(RequestTimeoutError):
 
 
 class DeliveryTimeoutError(RequestTimeoutError):
-    """``wait`` ran out of time; ``pending`` lists the tasks DingTalk had not finished."""
+    """``wait`` ran out of time; ``pending`` lists the tasks DingTalk had not finished,
+    ``partial_result`` merges the results of those it had (None if none was)."""
 
     retryable = False
 

@@ -9,7 +9,13 @@ on its own. The records are generic in the receipt a channel's call answers with
 from ._report import Batch, BatchState, BroadcastEvent, BroadcastReport, EventKind
 from ._resend import Resend, Resent, check_resend, resend_throttled
 from ._run import AttemptHook, EventHook, SendBatch, run_broadcast
-from ._wait import PendingTask, ProgressHook, confirm_tasks, recall_tasks
+from ._wait import (
+    PendingTask,
+    PollErrorHook,
+    ProgressHook,
+    confirm_tasks,
+    recall_tasks,
+)
 
 __all__ = [
     "AttemptHook",
@@ -20,6 +26,7 @@ __all__ = [
     "EventHook",
     "EventKind",
     "PendingTask",
+    "PollErrorHook",
     "ProgressHook",
     "Resend",
     "Resent",

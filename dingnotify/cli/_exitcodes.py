@@ -12,9 +12,9 @@ EPILOG = """\
 exit codes:
   0    everything acknowledged (and delivered, with --wait)
   2    bad input: flags, files, recipients, message, or a journal that is in use or damaged
-  3    credentials missing or rejected (wrong app key / secret / agent id)
+  3    credentials missing or rejected (wrong app key / secret / agent id), --wait too
   4    partial: some batches failed or unknown, unknown mobiles, a failed progress poll,
-       or delivery not finished within --wait-timeout
+       or delivery not finished within --wait-timeout (--out holds what was confirmed)
   5    DingTalk or the network failed the whole command (server unreachable, API error)
   130  interrupted (Ctrl-C); the journal holds every acknowledged batch
   143  terminated (SIGTERM); the journal holds every acknowledged batch"""

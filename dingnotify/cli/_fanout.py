@@ -15,7 +15,7 @@ import anyio
 
 from ._audience import Audience
 from ._display import BroadcastProgress, Output
-from ._journal import Journal
+from ._journal import Journal, Weigh
 from ._sdk import (
     BroadcastEvent,
     BroadcastReport,
@@ -49,13 +49,14 @@ class BatchSizes:
 
 
 def plan(journal: Journal | None, message_hash: str, audience: Audience, sizes: BatchSizes,
-         out: Output) -> dict[int, Any]:
+         out: Output, weigh: Weigh | None = None) -> dict[int, Any]:
     """The journal's plan: ``{batch index: receipt}`` a previous run already got
-    acknowledged (empty without a journal)."""
+    acknowledged (empty without a journal). ``weigh``: see ``Journal.prepare``."""
     if journal is None:
         return {}
     acknowledged = journal.prepare(message_hash, audience.userids, audience.dept_ids,
-                                   **sizes.limits())
+                                   userids_per_call=sizes.userids_per_call,
+                                   dept_ids_per_call=sizes.dept_ids_per_call, weigh=weigh)
     if acknowledged:
         out.notice(f"resuming: {len(acknowledged)} batch(es) already acknowledged")
     return acknowledged

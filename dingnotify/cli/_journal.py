@@ -27,6 +27,14 @@ rounds left, and never counts as sent a user whose answer is unknown. A schema 2
 upgraded in place when opened (its acknowledged batches have no answer: their users are
 reported acknowledged-but-unconfirmed, never "sent").
 
+Schema 4 adds when each batch was acknowledged (``acked_at``, wall clock) and how many
+recipients it drew (``recipients``): a run resumed at once counts the last minute's against
+the client's quota before it sends (``drawn_since``), since DingTalk still counts them and
+silently drops what exceeds its per-minute budget. Batches a stopped run left in flight
+are journaled unknown (``unanswered``): they may have drawn too. Older journals are
+upgraded in place; their batches count from their last update, written with the
+acknowledgement. Only a SIGKILL mid-call leaves a batch that may have drawn unjournaled.
+
 The journal is written once (``opened_at``) before anything is sent: a journal that cannot
 be written (read-only file or directory) is refused then, never after the first batch.
 
@@ -44,46 +52,27 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._journal_schema import APP, SCHEMA, SCHEMA_VERSION, UPGRADES
 from ._lock import FileLock, LockedError
-from ._sdk import BroadcastEvent, plan_batches
+from ._sdk import BroadcastEvent, BroadcastReport, plan_batches
 
-APP, SCHEMA_VERSION = "dingnotify-journal", "3"
-OLD_SCHEMAS = ("2",)
-"""Schemas upgraded in place when opened (``UPGRADE``)."""
-RESENDS = """
-CREATE TABLE resends (
-    idx INTEGER PRIMARY KEY,
-    round INTEGER NOT NULL,
-    userids TEXT NOT NULL,
-    state TEXT NOT NULL,
-    task_id TEXT,
-    answer TEXT,
-    error TEXT,
-    updated_at REAL
-)"""
-SCHEMA = f"""
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE batches (
-    idx INTEGER PRIMARY KEY,
-    userids TEXT NOT NULL,
-    dept_ids TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'planned',
-    task_id INTEGER,
-    error TEXT,
-    updated_at REAL,
-    answer TEXT
-);
-{RESENDS};
-"""
-UPGRADE = ("ALTER TABLE batches ADD COLUMN answer TEXT", RESENDS)
 RESEND_STATES = ("planned", "failed", "unknown")
 ANSWER_LISTS = (("invalid", "invalid_userids"), ("throttled", "throttled_userids"),
                 ("filtered", "filtered_userids"))
+
+Weigh = Callable[[Sequence[str], Sequence[int]], int]
+"""Recipients a batch (its userids, its dept ids) draws from the per-minute budget."""
+
+
+def count_userids(userids: Sequence[str], dept_ids: Sequence[int]) -> int:
+    """The default ``Weigh``: one recipient per userid (a channel without departments)."""
+    return len(userids)
+
 
 Answer = dict[str, list[str]]
 """A robot call's answer as journaled: ``invalid``, ``throttled``, ``filtered`` users."""
@@ -177,6 +166,8 @@ class Journal:
         self._db: sqlite3.Connection | None = None
         self._planned = 0
         self._resend_offset = 0
+        self._weigh: Weigh = count_userids
+        self._changed = 0.0
 
     def close(self) -> None:
         """Close the database and release the lock (idempotent)."""
@@ -194,11 +185,16 @@ class Journal:
     def prepare(
         self, message_hash: str, userids: Sequence[str], dept_ids: Sequence[int], *,
         userids_per_call: int, dept_ids_per_call: int | None = None,
+        weigh: Weigh | None = None,
     ) -> dict[int, int]:
         """Write the plan, or check it matches; returns ``{batch index: task_id}`` acknowledged.
 
         The sizes cut the batches, as the run's broadcast will (``dept_ids_per_call`` only
-        with dept ids); a journal only resumes with the sizes it was planned with."""
+        with dept ids); a journal only resumes with the sizes it was planned with.
+        ``weigh`` says what each batch draws from the recipients budget (journaled with its
+        acknowledgement; by default one per userid)."""
+        if weigh is not None:
+            self._weigh = weigh
         recipients_hash = digest(",".join(userids).encode(), ",".join(map(str, dept_ids)).encode())
         sizes = {"userids_per_call": userids_per_call}
         if dept_ids and dept_ids_per_call is not None:
@@ -251,6 +247,7 @@ class Journal:
         except JournalError:
             db.close()
             raise
+        self._changed = self.path.stat().st_mtime  # the last run's last write
         try:  # written once before anything is sent: a read-only journal stops here
             self._upgrade_and_touch(db)
         except sqlite3.Error as exc:
@@ -262,9 +259,9 @@ class Journal:
         db.execute("BEGIN IMMEDIATE")
         try:
             (schema,) = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if schema in OLD_SCHEMAS:
-                for statement in UPGRADE:
-                    db.execute(statement)
+            for statement in UPGRADES.get(schema, ()):
+                db.execute(statement)
+            if schema in UPGRADES:
                 db.execute("UPDATE meta SET value=? WHERE key='schema'", (SCHEMA_VERSION,))
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('opened_at', ?)",
                        (str(time.time()),))
@@ -279,7 +276,7 @@ class Journal:
         if ok != "ok":
             raise JournalError(f"journal {self.path} is corrupted: {ok}")
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        if meta.get("app") != APP or meta.get("schema") not in (SCHEMA_VERSION, *OLD_SCHEMAS):
+        if meta.get("app") != APP or meta.get("schema") not in (SCHEMA_VERSION, *UPGRADES):
             raise JournalError(f"journal {self.path} is not a dingnotify journal "
                                f"(schema {SCHEMA_VERSION})")
         count, low, high = db.execute("SELECT COUNT(*), MIN(idx), MAX(idx) FROM batches").fetchone()
@@ -327,10 +324,12 @@ class Journal:
             self._record_resend(event)
             return
         if event.kind == "sent":
+            now = time.time()
             self.db.execute(
                 "UPDATE batches SET state='acknowledged', task_id=?, error=NULL, updated_at=?, "
-                "answer=? WHERE idx=?", (batch.task_id, time.time(), _answer_of(event),
-                                         batch.index))
+                "answer=?, acked_at=?, recipients=? WHERE idx=?",
+                (batch.task_id, now, _answer_of(event), now,
+                 self._weigh(batch.userids, batch.dept_ids), batch.index))
         elif event.kind == "failed":
             state = batch.state if batch.state in RESEND_STATES else "failed"
             self.db.execute(
@@ -351,6 +350,34 @@ class Journal:
              ",".join(batch.userids), state,
              None if batch.task_id is None else str(batch.task_id), _answer_of(event), error,
              time.time()))
+
+    def unanswered(self, report: BroadcastReport[Any]) -> None:
+        """Journal as unknown the planned batches a stopped run left in flight (they may
+        have reached DingTalk, and drawn from its budget): the run's cancellation emits no
+        event for them. A work notification's unknown batch is sent again on resume."""
+        now = time.time()
+        self.db.executemany(
+            "UPDATE batches SET state='unknown', error=?, updated_at=? "
+            "WHERE idx=? AND state!='acknowledged'",
+            [(f"{type(b.error).__name__}: {b.error}", now, b.index) for b in report.batches
+             if b.state == "unknown" and b.index < self._planned])
+
+    def drawn_since(self, since: float) -> list[tuple[float, int]]:
+        """``(wall-clock time, recipients)`` of every batch acknowledged, or left unknown
+        (it may have reached DingTalk), at ``since`` or later, oldest first: what a resumed
+        run counts against the per-minute recipients budget before it sends.
+
+        A batch journaled before schema 4 has neither: its last update (schema 2 and 3
+        wrote it in the acknowledgement's commit) stands for the time, or, lacking that,
+        the file's last change before this run opened it (as late as it can have been);
+        ``weigh`` gives its count."""
+        rows = self.db.execute(
+            "SELECT COALESCE(acked_at, updated_at, ?) AS at, recipients, userids, dept_ids "
+            "FROM batches WHERE state IN ('acknowledged', 'unknown') AND at >= ? "
+            "ORDER BY at", (self._changed, since))
+        return [(at, drawn if drawn is not None else
+                 self._weigh(_split(userids), [int(d) for d in _split(depts)]))
+                for at, drawn, userids, depts in rows]
 
     def counts(self) -> dict[str, int]:
         """Batches per state (planned, acknowledged, failed, unknown)."""

@@ -58,6 +58,7 @@ from ..webhook import (
 )
 from ..webhook import Markdown as WebhookMarkdown
 from ..webhook import Text as WebhookText
+from ..work_notice import SEND_API
 
 EDITIONS = ("standard", "professional", "exclusive")
 
@@ -74,6 +75,7 @@ __all__ = [
     "DEFAULT_RESEND_DELAY",
     "DEFAULT_RESEND_ROUNDS",
     "EDITIONS",
+    "SEND_API",
     "Batch",
     "BroadcastEvent",
     "BroadcastReport",

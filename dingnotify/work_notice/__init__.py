@@ -10,7 +10,7 @@ and the fan-outs built on them (broadcast, wait, recall_all).
     _resource    ``WorkNotice``, on the oapi family
 """
 
-from ._body import SendBody, check_agent_id
+from ._body import SEND_API, SendBody, check_agent_id
 from ._delivery import Delivery, ResendHook
 from ._messages import (
     OA,
@@ -38,6 +38,7 @@ from ._wire import parse_send_result
 
 __all__ = [
     "OA",
+    "SEND_API",
     "ActionCard",
     "ActionCardButton",
     "Delivery",

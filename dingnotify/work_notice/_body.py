@@ -6,10 +6,16 @@ is what keeps a 10,000-call broadcast cheap. Recipients arrive checked (``_recip
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence, Sized
 
+from .._constants import PATH_ASYNCSEND
 from .._errors import ValidationError
 from ._messages import Message, encode_msg
+
+SEND_API = PATH_ASYNCSEND
+"""The quota governor's name for ``asyncsend_v2`` calls (their ``Call.api``, the path):
+what ``client.governor.record(SEND_API, recipients, age=...)`` counts a send of an earlier
+process against, e.g. a resumed journal's."""
 
 
 def check_agent_id(agent_id: object) -> int:
@@ -19,6 +25,17 @@ def check_agent_id(agent_id: object) -> int:
             "agent_id is required (a positive int): pass it to DingTalkClient or to the call"
         )
     return agent_id
+
+
+def check_to_all(to_all_user: bool, userids: object, dept_ids: Sized) -> None:
+    """``to_all_user`` sends to everyone: refuse any userids or dept ids with it. Userids
+    count unless they are an empty collection: a generator cannot be seen to be empty
+    without reading it, and a broadcast would make one to-everyone call per batch of it."""
+    if not to_all_user:
+        return
+    none = userids is None or (isinstance(userids, Collection) and not userids)
+    if len(dept_ids) or not none:
+        raise ValidationError("to_all_user sends to everyone: give no userids/dept_ids")
 
 
 class SendBody:

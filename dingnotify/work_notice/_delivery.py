@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from .._errors import DingNotifyError
 from ..broadcast import BroadcastReport, resend_throttled
 from ._models import SendResult
 
@@ -47,6 +48,19 @@ def replace_throttled(first: SendResult, retried: SendResult) -> SendResult:
         merged, throttled_userids=[u for u in merged.throttled_userids if u not in settled])
 
 
+def known_after(first: SendResult, again: BroadcastReport[int],
+                confirmed: SendResult | None) -> SendResult:
+    """What a resend round's failed wait leaves known: ``first`` with what the round
+    ``confirmed``; users it re-sent and DingTalk accepted are no longer throttled (their
+    outcome is unknown), unless the round confirmed them throttled again."""
+    retried = confirmed if confirmed is not None else SendResult()
+    merged = replace_throttled(first, retried)
+    resent = {u for b in again.acknowledged for u in b.userids}.difference(
+        retried.throttled_userids)
+    return msgspec.structs.replace(
+        merged, throttled_userids=[u for u in merged.throttled_userids if u not in resent])
+
+
 async def follow_up(
     report: BroadcastReport[int],
     confirm: Callable[[BroadcastReport[int]], Awaitable[SendResult]],
@@ -58,7 +72,8 @@ async def follow_up(
 ) -> Delivery:
     """``confirm`` the report's tasks, then run the resend rounds: ``send_again`` the
     throttled userids (a broadcast numbered on from ``report``'s batches, which it joins)
-    and ``confirm`` that."""
+    and ``confirm`` that. A failed ``confirm`` of a round raises with ``partial_result``
+    holding every round's confirmed results (``known_after``)."""
     delivery = Delivery(report, await confirm(report))
 
     async def resend(userids: list[str], left: float | None) -> list[str]:
@@ -69,7 +84,12 @@ async def follow_up(
         report.batches.extend(again.batches)
         report.retries += again.retries
         report.rate_limited += again.rate_limited
-        delivery.result = replace_throttled(delivery.result, await confirm(again))
+        try:
+            retried = await confirm(again)
+        except DingNotifyError as exc:
+            exc.partial_result = known_after(delivery.result, again, exc.partial_result)
+            raise
+        delivery.result = replace_throttled(delivery.result, retried)
         return delivery.result.throttled_userids
 
     await resend_throttled(delivery.result.throttled_userids, resend, rounds=rounds,

@@ -36,6 +36,9 @@ class SendResult(msgspec.Struct, frozen=True, kw_only=True):
     ``throttled_userids`` were filtered by DingTalk's per-minute flow control: they got
     nothing, and sending to them again later delivers. ``forbidden_userids`` hit the other
     rules (same content today, the daily cap) and would be filtered again.
+
+    ``poll_errors`` counts the polls of ``wait`` that failed and were tried again (0 for
+    one ``get_result``): a wait that kept going through a network blip says so here.
     """
 
     invalid_userids: list[str] = msgspec.field(default_factory=list)
@@ -46,10 +49,12 @@ class SendResult(msgspec.Struct, frozen=True, kw_only=True):
     unread_userids: list[str] = msgspec.field(default_factory=list)
     invalid_dept_ids: list[int] = msgspec.field(default_factory=list)
     forbidden: list[ForbiddenRecord] = msgspec.field(default_factory=list)
+    poll_errors: int = 0
 
     @classmethod
-    def merge(cls, results: Iterable[SendResult]) -> SendResult:
-        """Union of every list, first occurrence kept, no duplicates."""
+    def merge(cls, results: Iterable[SendResult], *, poll_errors: int = 0) -> SendResult:
+        """Union of every list, first occurrence kept, no duplicates; ``poll_errors`` is
+        theirs summed, plus ``poll_errors``."""
         items = list(results)
 
         def union(name: str) -> list[Any]:
@@ -64,6 +69,7 @@ class SendResult(msgspec.Struct, frozen=True, kw_only=True):
             unread_userids=union("unread_userids"),
             invalid_dept_ids=union("invalid_dept_ids"),
             forbidden=union("forbidden"),
+            poll_errors=poll_errors + sum(r.poll_errors for r in items),
         )
 
     def accounts_for(self, userids: Iterable[str]) -> bool:

@@ -21,6 +21,7 @@ from .._constants import (
     PATH_RESULT,
     PATH_STATUS_BAR,
 )
+from .._coordination import Priority
 from .._errors import ResponseDecodeError, ValidationError
 from .._quota import Quota
 from .._recipients import (
@@ -37,13 +38,14 @@ from ..broadcast import (
     Batch,
     BroadcastReport,
     EventHook,
+    PollErrorHook,
     ProgressHook,
     check_resend,
     confirm_tasks,
     recall_tasks,
     run_broadcast,
 )
-from ._body import SendBody, check_agent_id
+from ._body import SendBody, check_agent_id, check_to_all
 from ._delivery import Delivery, ResendHook, follow_up
 from ._messages import Message
 from ._models import SendProgress, SendResult
@@ -79,15 +81,18 @@ class WorkNotice:
         agent_id: int | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        priority: Priority = "interactive",
     ) -> int:
         """Queue one work notification; returns DingTalk's ``task_id``.
 
         At most the quota's ``userids_per_call``/``dept_ids_per_call`` recipients (after
         de-duplication); ``broadcast`` takes any number. Acceptance is not delivery: check
-        ``get_result``.
+        ``get_result``. ``priority``: a person waits for it (the default), so it is served
+        before bulk work and may use the quota's ``interactive_reserve``.
         """
         body = SendBody(message, self._agent(agent_id), to_all_user=bool(to_all_user))
         users, depts = unique_userids(userids), unique_dept_ids(dept_ids)
+        check_to_all(to_all_user, userids, depts)
         quota = self._quota
         if len(users) > quota.userids_per_call or len(depts) > quota.dept_ids_per_call:
             raise ValidationError(
@@ -95,7 +100,8 @@ class WorkNotice:
                 f"{quota.dept_ids_per_call} dept ids (got {len(users)} and {len(depts)}); "
                 "use broadcast for more"
             )
-        return await self._send(body, users, depts, timeout=timeout, retry=retry)
+        return await self._send(body, users, depts, timeout=timeout, retry=retry,
+                                priority=priority)
 
     async def _send(
         self,
@@ -108,11 +114,13 @@ class WorkNotice:
         on_attempt: AttemptHook | None = None,
         on_retry: RetryHook | None = None,
         userid_list: str | None = None,
+        priority: Priority = "interactive",
     ) -> int:
         call = Call("POST", PATH_ASYNCSEND, _decode_send, headers=JSON_HEADERS,
                     body=body.render(userids, dept_ids, userid_list),
                     recipients=self._quota.reservation(len(userids), len(dept_ids),
-                                                       body.to_all_user))
+                                                       body.to_all_user),
+                    priority=priority)
         envelope = await self._api.call(call, timeout=timeout, retry=retry,
                                         on_attempt=on_attempt, on_retry=on_retry)
         if envelope.task_id is None:
@@ -121,20 +129,20 @@ class WorkNotice:
 
     def _task_call(
         self, path: str, kind: type[Envelope], payload: dict[str, object],
-        timeout: float | None, retry: RetryPolicy | None,
+        timeout: float | None, retry: RetryPolicy | None, priority: Priority,
     ) -> Awaitable[Envelope]:
         return self._api.send("POST", path, kind, body=_encode(payload), timeout=timeout,
-                              retry=retry)
+                              retry=retry, priority=priority)
 
     async def get_progress(
         self, task_id: int, *, agent_id: int | None = None, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy | None = None, priority: Priority = "interactive",
     ) -> SendProgress:
         """How far DingTalk has got delivering ``task_id``."""
         envelope = await self._task_call(
             PATH_PROGRESS, ProgressResponse,
             {"agent_id": self._agent(agent_id), "task_id": check_task_id(task_id)},
-            timeout, retry)
+            timeout, retry, priority)
         assert isinstance(envelope, ProgressResponse)
         if envelope.progress is None:
             raise ResponseDecodeError(f"{PATH_PROGRESS}: response has no progress")
@@ -144,25 +152,25 @@ class WorkNotice:
 
     async def get_result(
         self, task_id: int, *, agent_id: int | None = None, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy | None = None, priority: Priority = "interactive",
     ) -> SendResult:
         """Who was invalid, forbidden, throttled, failed, read and unread for ``task_id``."""
         envelope = await self._task_call(
             PATH_RESULT, ResultResponse,
             {"agent_id": self._agent(agent_id), "task_id": check_task_id(task_id)},
-            timeout, retry)
+            timeout, retry, priority)
         assert isinstance(envelope, ResultResponse)
         return parse_send_result(envelope.send_result, self._flow_control_codes)
 
     async def recall(
         self, task_id: int, *, agent_id: int | None = None, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy | None = None, priority: Priority = "interactive",
     ) -> None:
         """Withdraw a sent notification from every recipient."""
         await self._task_call(
             PATH_RECALL, Envelope,
             {"agent_id": self._agent(agent_id), "msg_task_id": check_task_id(task_id)},
-            timeout, retry)
+            timeout, retry, priority)
 
     async def update_status_bar(
         self,
@@ -173,6 +181,7 @@ class WorkNotice:
         agent_id: int | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        priority: Priority = "interactive",
     ) -> None:
         """Change the status bar of an OA message already sent."""
         if not isinstance(status_value, str) or not status_value:
@@ -183,7 +192,7 @@ class WorkNotice:
         }
         if status_bg is not None:
             payload["status_bg"] = status_bg
-        await self._task_call(PATH_STATUS_BAR, Envelope, payload, timeout, retry)
+        await self._task_call(PATH_STATUS_BAR, Envelope, payload, timeout, retry, priority)
 
     @property
     def quota(self) -> Quota:
@@ -202,12 +211,13 @@ class WorkNotice:
         retry: RetryPolicy | None, on_event: EventHook[int] | None,
         report: BroadcastReport[int] | None = None,
         acknowledged: Mapping[int, int] | None = None,
+        priority: Priority = "bulk",
     ) -> BroadcastReport[int]:
         def send(batch: Batch[int], on_attempt: AttemptHook, on_retry: RetryHook
                  ) -> Awaitable[int]:
             return self._send(body, batch.userids, batch.dept_ids, retry=retry,
                               on_attempt=on_attempt, on_retry=on_retry,
-                              userid_list=batch.userid_list)
+                              userid_list=batch.userid_list, priority=priority)
 
         return await run_broadcast(
             send, userids, planner=planner,
@@ -231,6 +241,7 @@ class WorkNotice:
         on_event: EventHook[int] | None = None,
         report: BroadcastReport[int] | None = None,
         acknowledged: Mapping[int, int] | None = None,
+        priority: Priority = "bulk",
     ) -> BroadcastReport[int]:
         """Notify any number of people, in batches sized by the client's ``Quota``.
 
@@ -241,18 +252,18 @@ class WorkNotice:
         failed (certainly not sent) or unknown (may have been sent), with its error. A
         collection is fully checked before anything is sent; a stream's invalid entries
         are skipped and listed in ``report.rejected``. ``deliver`` also waits for the
-        result and re-sends the recipients DingTalk's flow control held back.
+        result and re-sends the recipients DingTalk's flow control held back. Its calls are
+        ``"bulk"`` (``priority``): they leave the quota's ``interactive_reserve`` free.
         """
         body = SendBody(message, self._agent(agent_id), to_all_user=bool(to_all_user))
         depts = unique_dept_ids(dept_ids)  # userids: checked once, by the batch source
-        if to_all_user and (depts or (isinstance(userids, Collection) and userids)):
-            raise ValidationError("to_all_user sends to everyone: give no userids/dept_ids")
+        check_to_all(to_all_user, userids, depts)
         if not to_all_user and isinstance(userids, Collection) and not userids and not depts:
             raise ValidationError("no recipients: give userids or dept_ids")
         return await self._fan_out(
             body, userids, self._planner(depts), concurrency=concurrency, rate=rate,
             timeout=timeout, retry=retry, on_event=on_event, report=report,
-            acknowledged=acknowledged)
+            acknowledged=acknowledged, priority=priority)
 
     async def deliver(
         self,
@@ -275,25 +286,29 @@ class WorkNotice:
         wait_timeout: float | None = None,
         on_progress: ProgressHook | None = None,
         on_resend: ResendHook | None = None,
+        on_poll_error: PollErrorHook | None = None,
+        priority: Priority = "bulk",
     ) -> Delivery:
         """``broadcast``, then ``settle``: every task confirmed, and the recipients DingTalk's
         per-minute flow control held back re-sent, ``resend_delay`` seconds apart, for at
         most ``resend_rounds`` rounds.
 
         The broadcast's arguments are ``broadcast``'s; ``poll_interval``, ``wait_timeout``
-        (each wait), ``on_progress`` and ``on_resend`` are ``settle``'s. ``timeout`` bounds
-        the broadcast and each resend round's.
+        (each wait), ``on_progress``, ``on_poll_error`` and ``on_resend`` are ``settle``'s.
+        ``timeout`` bounds the broadcast and each resend round's.
         """
         check_resend(resend_rounds, resend_delay)
         report = await self.broadcast(
             message, userids=userids, dept_ids=dept_ids, to_all_user=to_all_user,
             concurrency=concurrency, rate=rate, timeout=timeout, agent_id=agent_id,
-            retry=retry, on_event=on_event, report=report, acknowledged=acknowledged)
+            retry=retry, on_event=on_event, report=report, acknowledged=acknowledged,
+            priority=priority)
         return await self.settle(
             message, report, concurrency=concurrency, rate=rate, timeout=timeout,
             agent_id=agent_id, retry=retry, on_event=on_event, resend_rounds=resend_rounds,
             resend_delay=resend_delay, poll_interval=poll_interval, wait_timeout=wait_timeout,
-            on_progress=on_progress, on_resend=on_resend)
+            on_progress=on_progress, on_resend=on_resend, on_poll_error=on_poll_error,
+            priority=priority)
 
     async def settle(
         self,
@@ -312,6 +327,8 @@ class WorkNotice:
         wait_timeout: float | None = None,
         on_progress: ProgressHook | None = None,
         on_resend: ResendHook | None = None,
+        on_poll_error: PollErrorHook | None = None,
+        priority: Priority = "bulk",
     ) -> Delivery:
         """Follow ``message``'s broadcast ``report`` to the end.
 
@@ -322,6 +339,7 @@ class WorkNotice:
         ``report``) and wait for that. ``wait_timeout`` bounds each wait and raises
         ``DeliveryTimeoutError``; ``timeout`` bounds each round's broadcast. Defaults are
         the robot's too: ``DEFAULT_RESEND_ROUNDS`` rounds, ``DEFAULT_RESEND_DELAY`` s apart.
+        A wait that fails has ``partial_result``: every round's confirmed results merged.
         """
         check_resend(resend_rounds, resend_delay)
         agent = self._agent(agent_id)
@@ -330,13 +348,14 @@ class WorkNotice:
         async def confirm(tasks: BroadcastReport[int]) -> SendResult:
             return await self.wait(tasks, poll_interval=poll_interval, timeout=wait_timeout,
                                    concurrency=concurrency, agent_id=agent,
-                                   on_progress=on_progress, retry=retry)
+                                   on_progress=on_progress, retry=retry,
+                                   on_poll_error=on_poll_error, priority=priority)
 
         async def send_again(userids: list[str]) -> BroadcastReport[int]:
             return await self._fan_out(
                 body, userids, self._planner(first=len(report.batches)),
                 concurrency=concurrency, rate=rate, timeout=timeout, retry=retry,
-                on_event=on_event)
+                on_event=on_event, priority=priority)
 
         return await follow_up(report, confirm, send_again, rounds=resend_rounds,
                                delay=resend_delay, on_resend=on_resend)
@@ -351,27 +370,45 @@ class WorkNotice:
         agent_id: int | None = None,
         on_progress: ProgressHook | None = None,
         retry: RetryPolicy | None = None,
+        on_poll_error: PollErrorHook | None = None,
+        priority: Priority = "bulk",
     ) -> SendResult:
         """Wait until DingTalk has processed every task, then merge their send results.
 
         Pass the ``BroadcastReport`` itself to confirm userid-only tasks from one result
         call each (task ids alone cost a progress poll too). Polls draw on the client's
         quota like every call; ``retry`` applies to each of them, and ``timeout`` bounds the
-        whole wait. Raises ``DeliveryTimeoutError`` (a ``TimeoutError``) listing unfinished
-        tasks.
+        whole wait. A poll whose retries are spent on an error worth retrying is tried
+        again at its task's next poll (``on_poll_error(task_id, error)``; counted in the
+        result's ``poll_errors``); any other error is raised at once. Raises
+        ``DeliveryTimeoutError`` (a ``TimeoutError``) listing unfinished tasks; whatever
+        it raises carries ``partial_result``, the tasks confirmed so far merged.
         """
         agent = self._agent(agent_id)
         pending = pending_tasks(tasks)
+        policy = retry if retry is not None else self._api.http.retry
+        failures = [0]
+
+        def failed(task_id: int, error: Exception) -> None:
+            failures[0] += 1
+            if on_poll_error is not None:
+                on_poll_error(task_id, error)
+
+        def merge(results: Iterable[SendResult]) -> SendResult:
+            return SendResult.merge(results, poll_errors=failures[0])
 
         async def progress(task_id: int) -> SendProgress:
-            return await self.get_progress(task_id, agent_id=agent, retry=retry)
+            return await self.get_progress(task_id, agent_id=agent, retry=retry,
+                                           priority=priority)
 
         async def result(task_id: int) -> SendResult:
-            return await self.get_result(task_id, agent_id=agent, retry=retry)
+            return await self.get_result(task_id, agent_id=agent, retry=retry,
+                                         priority=priority)
 
         return await confirm_tasks(
-            pending, progress, result, merge=SendResult.merge, poll_interval=poll_interval,
+            pending, progress, result, merge=merge, poll_interval=poll_interval,
             timeout=timeout, concurrency=concurrency, on_progress=on_progress,
+            on_poll_error=failed, retryable=policy.is_retryable,
         )
 
     async def recall_all(
@@ -382,6 +419,7 @@ class WorkNotice:
         agent_id: int | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        priority: Priority = "bulk",
     ) -> dict[int, Exception]:
         """Recall every task; returns ``{task_id: error}`` for those that could not be.
 
@@ -390,6 +428,7 @@ class WorkNotice:
         ids = [check_task_id(t) for t in task_ids]
 
         async def recall(task_id: int) -> None:
-            await self.recall(task_id, agent_id=agent, timeout=timeout, retry=retry)
+            await self.recall(task_id, agent_id=agent, timeout=timeout, retry=retry,
+                              priority=priority)
 
         return await recall_tasks(ids, recall, concurrency=concurrency)

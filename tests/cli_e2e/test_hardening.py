@@ -146,7 +146,8 @@ def test_unknown_batches_are_journaled_and_resent() -> None:
 
     def event(kind: str, index: int, **batch: object) -> object:
         return SimpleNamespace(kind=kind, error=TimeoutError("no answer"),
-                               batch=SimpleNamespace(index=index, **batch))
+                               batch=SimpleNamespace(index=index, userids=("u0",),
+                                                     dept_ids=(), **batch))
 
     path = Path(os.environ.get("TMPDIR", "/tmp")) / f"unknown-{os.getpid()}.sqlite"
     path.unlink(missing_ok=True)

@@ -120,6 +120,8 @@ def test_robot_old_journal_answers_are_unconfirmed_not_sent(
     with closing(sqlite3.connect(journal)) as db:  # what a schema 2 journal held
         db.execute("DROP TABLE resends")
         db.execute("ALTER TABLE batches DROP COLUMN answer")
+        db.execute("ALTER TABLE batches DROP COLUMN acked_at")
+        db.execute("ALTER TABLE batches DROP COLUMN recipients")
         db.execute("UPDATE meta SET value='2' WHERE key='schema'")
         db.commit()
     out = tmp_path / "out.json"
@@ -130,7 +132,7 @@ def test_robot_old_journal_answers_are_unconfirmed_not_sent(
         "unconfirmed: 400" in again.stdout
     assert emu.count(SEND) == 20
     with closing(sqlite3.connect(journal)) as db:
-        assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("3",)
+        assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("4",)
 
 
 def read_only(path: Path) -> None:
