@@ -30,6 +30,7 @@ from ._redact import Secret
 from ._retry import RetryPolicy
 from ._token import Clock, FetchToken, TokenRefresher, TokenStore
 from ._transport import AsyncTransport, client_transport
+from .cards import Cards
 from .impaas import Impaas
 from .media import Media
 from .robot import Robot
@@ -143,6 +144,7 @@ class DingTalkClient(ClientLifecycle):
         self.media = Media(self._api)
         self.impaas = Impaas(self._api)
         self.robot = Robot(v1_caller, robot_code)
+        self.cards = Cards(v1_caller, robot_code)
 
     @property
     def retry(self) -> RetryPolicy:

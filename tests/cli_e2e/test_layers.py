@@ -24,7 +24,7 @@ CORE = {"_errors", "_constants", "_redact", "_retry", "_transport", "_http", "_t
         "_quota", "_recipients", "_coordination", "_concurrency", "_options", "_version"}
 FAMILIES = {"_api"}
 ENGINES = {"broadcast"}
-CHANNELS = {"work_notice", "robot", "users", "media", "impaas", "webhook", "top"}
+CHANNELS = {"work_notice", "robot", "cards", "users", "media", "impaas", "webhook", "top"}
 
 
 def _module(path: Path) -> tuple[str, ...]:
