@@ -13,10 +13,11 @@ class CardBroadcastReport(BroadcastReport[str]):
     """A ``BroadcastReport`` whose receipts are ``outTrackId``s (``out_track_ids``).
 
     Every unique recipient is in exactly one of ``delivered_userids``, ``failed_userids``
-    (userid -> DingTalk's reason) or the userids of a ``failed`` or ``unknown`` batch (not
-    answered: run again with the same ``id_prefix``; DingTalk never makes a second card of
-    one id). ``deliveries`` maps a batch index to its card's delivery; ``existed`` lists the
-    batch indexes whose card an earlier run (or attempt) had already made.
+    (userid -> DingTalk's reason), ``resumed_userids`` (their card was acknowledged by an
+    earlier run, whose answer is not here) or the userids of a ``failed`` or ``unknown``
+    batch (not answered: run again with the same ``id_prefix``; DingTalk never makes a
+    second card of one id). ``deliveries`` maps a batch index to its card's delivery;
+    ``existed`` lists the batch indexes whose card an earlier run (or attempt) had made.
     """
 
     deliveries: dict[int, CardDelivery] = field(default_factory=dict)
@@ -33,6 +34,11 @@ class CardBroadcastReport(BroadcastReport[str]):
     @property
     def failed_userids(self) -> dict[str, str]:
         return {u: why for d in self.deliveries.values() for u, why in d.failed.items()}
+
+    @property
+    def resumed_userids(self) -> list[str]:
+        return [u for b in self.acknowledged if b.index not in self.deliveries
+                for u in b.userids]
 
     @property
     def existed(self) -> list[int]:

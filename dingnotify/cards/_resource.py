@@ -264,6 +264,7 @@ class Cards:
         on_event: EventHook[str] | None = None,
         report: CardBroadcastReport | None = None,
         rate_limit_stop: int | None = None,
+        acknowledged: Mapping[int, str] | None = None,
     ) -> CardBroadcastReport:
         """Deliver one card per ``size`` users (``spaces_per_call``, default
         ``SPACES_PER_CARD``), card ``n`` with id ``f"{id_prefix}-{n}"``, through the
@@ -273,6 +274,8 @@ class Cards:
         same users in the same order (after a crash, a cancel, a timeout) and nothing is
         delivered twice: cards that exist count as delivered (``report.existed``), the rest
         are sent. ``timeout`` bounds the whole run; the report accounts for every user.
+        ``acknowledged`` (batch index -> ``outTrackId`` of an earlier run, a journal's) are
+        recorded and not sent again: their users are ``report.resumed_userids``.
         """
         _text("id_prefix", id_prefix)
         _text("template_id", template_id)
@@ -299,7 +302,8 @@ class Cards:
 
         await run_broadcast(send, userids, planner=BatchPlanner(userids_per_call=size),
                             concurrency=concurrency, timeout=timeout, on_event=on_event,
-                            report=report, rate_limit_stop=rate_limit_stop)
+                            report=report, rate_limit_stop=rate_limit_stop,
+                            acknowledged=acknowledged)
         return report
 
 
