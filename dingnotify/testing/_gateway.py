@@ -223,16 +223,15 @@ class Gateway:
         self.acks.append(ack)
         message_id = ack["headers"].get("messageId")
         if isinstance(message_id, str) and message_id.startswith("ping-"):
-            conn.pongs += 1
+            echoed = _object(ack.get("data"))
+            if echoed and echoed.get("opaque") == message_id[5:]:
+                conn.pongs += 1  # a pong counts only if it echoes the ping's opaque
             return
         pushed = self.pushed.get(message_id) if isinstance(message_id, str) else None
         if pushed is None or pushed.acked.is_set():
             return
         pushed.code = ack.get("code") if isinstance(ack.get("code"), int) else None
-        try:
-            pushed.answer = decode(ack["data"]) if isinstance(ack.get("data"), str) else None
-        except msgspec.DecodeError:
-            pushed.answer = None
+        pushed.answer = _object(ack.get("data")) or None
         later = pushed.kind == "EVENT" and isinstance(pushed.answer, dict) and \
             pushed.answer.get("status") == "LATER"
         if not later:
@@ -315,6 +314,15 @@ class Gateway:
                           options.get("updateCardDataByKey") is True,
                           options.get("updatePrivateDataByKey") is True)
         return True
+
+
+def _object(text: object) -> dict[str, Any]:
+    """A JSON object held in a string (an ack's ``data``); empty for anything else."""
+    try:
+        value = decode(text) if isinstance(text, str) and text else None
+    except msgspec.DecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _ms() -> str:
