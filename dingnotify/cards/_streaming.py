@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from types import TracebackType
 
 from .._errors import ValidationError
 
+logger = logging.getLogger("dingnotify.cards")
 STREAM_INTERVAL = 1.5
 """Seconds between two writes of one card: the pace the reference advises per outTrackId."""
 MAX_STREAM_BYTES = 1024
@@ -77,4 +79,11 @@ class CardStream:
             self._flush.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flush
-        await self._send(final=True, error=exc is not None)
+        if exc is None:
+            await self._send(final=True, error=False)
+            return
+        try:  # the block's own error is the one to raise
+            await self._send(final=True, error=True)
+        except Exception as failed:
+            logger.warning("card stream: the final write failed too (%s)",
+                           type(failed).__name__)

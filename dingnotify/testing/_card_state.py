@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import random
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -72,6 +72,10 @@ class CardState:
         self.existing_card: ExistingCard = "error"
         self.check_sizes = True
         self.max_spaces: int | None = 100
+        self.streaming_qps: int | None = None
+        """Streaming writes a second per card's app before HTTP 429 (a figure DingTalk
+        staff gave as 50; off by default, the per-API 403 applies regardless)."""
+        self._stream_times: deque[float] = deque()
         self.calls: Counter[str] = Counter()
         self._rng = random.Random(f"cards:{seed}")
 
@@ -145,6 +149,18 @@ class CardState:
         """What ``userid`` sees: the public map overlaid with their private map."""
         card = self.card(out_track_id)
         return {**card.public, **card.private.get(userid, {})}
+
+    def streaming_allowed(self, now: float) -> bool:
+        """One more streaming write within ``streaming_qps`` (the write is counted)."""
+        if self.streaming_qps is None:
+            return True
+        times = self._stream_times
+        while times and times[0] <= now - 1.0:
+            times.popleft()
+        if len(times) >= self.streaming_qps:
+            return False
+        times.append(now)
+        return True
 
     def stream(self, card: CardInstance, guid: str, key: str, content: str, *, full: bool,
                finalize: bool, error: bool) -> None:

@@ -7,6 +7,7 @@ figure) -> JSON body -> one change to ``CardState``. Robot codes are the robot A
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -168,6 +169,8 @@ class CardHandlers:
         if not all(isinstance(v, bool) for v in flags.values()):
             raise cw.card_error("param.stream.isFull")
         self.state.moderate({key: content})
+        if not self.state.streaming_allowed(time.monotonic()):
+            raise rw.RobotError(429, "Throttling", "AI Card streaming API QPS limit")
         self.state.stream(card, guid, key, content, full=flags["isFull"],
                           finalize=flags["isFinalize"], error=flags["isError"])
         return True

@@ -222,3 +222,15 @@ async def test_qps_answers_are_rate_limited_errors_with_a_pause() -> None:
                 await client.cards.update("q-1", data={"title": "y"})
     assert limited.value.pause == 1.0 and limited.value.request_id
     assert limited.value.sub_code == "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi"
+
+
+async def test_a_streaming_429_is_rate_limited_and_retried(emu: Emulator) -> None:
+    emu.cards.streaming_qps = 1
+    async with cards_client(emu) as client:
+        await client.cards.deliver(TPL, out_track_id="s-3", data={"title": "t"},
+                                   userids=["u000001"])
+        with pytest.raises(RateLimitedError) as limited:
+            async with client.cards.streaming("s-3", interval=0) as s:
+                await s.write("a")
+                await s.write("b")
+    assert limited.value.errcode == 429 and limited.value.pause == 1.0
