@@ -30,9 +30,11 @@ from ._redact import Secret
 from ._retry import RetryPolicy
 from ._token import Clock, FetchToken, TokenRefresher, TokenStore
 from ._transport import AsyncTransport, client_transport
+from .cards import Cards
 from .impaas import Impaas
 from .media import Media
 from .robot import Robot
+from .stream import StreamClient
 from .users import Users
 from .work_notice import WorkNotice
 
@@ -116,7 +118,7 @@ class DingTalkClient(ClientLifecycle):
             governor = (Governor(quota) if coordination is None
                         else coordination.governor(app_key, quota))
         self.quota = None if governor is None else governor.quota
-        secret = Secret(app_secret)
+        secret = self._secret = Secret(app_secret)
         self._http = HttpCore(wire, timeout=timeout,
                               retry=retry if retry is not None else RetryPolicy(),
                               close_grace=close_grace)
@@ -143,6 +145,13 @@ class DingTalkClient(ClientLifecycle):
         self.media = Media(self._api)
         self.impaas = Impaas(self._api)
         self.robot = Robot(v1_caller, robot_code)
+        self.cards = Cards(v1_caller, robot_code)
+
+    def stream(self, **options: Any) -> StreamClient:
+        """A ``dingnotify.stream.StreamClient`` with this client's app credentials and
+        API host (``options``: its keywords), to receive card clicks and events."""
+        return StreamClient(self.app_key, self._secret.reveal(),
+                            api_base_url=self.api_base_url, **options)
 
     @property
     def governor(self) -> QuotaGovernor | None:

@@ -33,6 +33,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
         from ._robot import cmd_robot
 
         return await cmd_robot(args)
+    if args.command == "card":
+        from ._card import cmd_card
+
+        return await cmd_card(args)
     creds = load_credentials(args.config, base_url=args.base_url, agent_id=args.agent_id)
     if creds.agent_id is None:
         raise ConfigError("no agent id: set DINGTALK_AGENT_ID or pass --agent-id")

@@ -194,6 +194,9 @@ def build_parser() -> Parser:
     from ._robot_parser import add_robot_parser  # it imports this module's helpers
 
     add_robot_parser(sub)
+    from ._card_parser import add_card_parser
+
+    add_card_parser(sub)
     add_webhook_parser(sub)
     sub.add_parser("emulator", help="serve the DingTalk emulator (see emulator --help)",
                    add_help=False)

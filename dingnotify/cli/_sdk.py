@@ -37,6 +37,7 @@ from .. import (
     unique_dept_ids,
     unique_userids,
 )
+from ..cards import SPACES_PER_CARD, CardBroadcastReport, card_param_map
 from ..robot import (
     Robot,
     RobotBroadcastReport,
@@ -76,9 +77,11 @@ __all__ = [
     "DEFAULT_RESEND_ROUNDS",
     "EDITIONS",
     "SEND_API",
+    "SPACES_PER_CARD",
     "Batch",
     "BroadcastEvent",
     "BroadcastReport",
+    "CardBroadcastReport",
     "ConnectionFailedError",
     "CredentialsError",
     "DeliveryTimeoutError",
@@ -110,6 +113,7 @@ __all__ = [
     "WebhookTokenNotFoundError",
     "__version__",
     "batch_count",
+    "card_param_map",
     "check_mobile",
     "check_userid",
     "encode_msg",

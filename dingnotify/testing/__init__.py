@@ -14,10 +14,12 @@ runs it as a process.
 """
 
 from ._app import Emulator
+from ._card_state import CardInstance, CardState, CardTemplate
 from ._clock import ManualClock, day_key, month_key
 from ._core import CrossdomainMessage, TopMessage
 from ._delivery import FORBID_FLOW_CONTROL, ForbiddenRecord, InboxMessage, Task
 from ._faults import Fault, FaultPlan
+from ._gateway import CardCallback, Gateway, Pushed
 from ._handlers_webhook import GroupRobot, webhook_sign
 from ._mock import MockRequest, MockResponse, MockTransport
 from ._org import App, Dept, Org, User
@@ -29,12 +31,17 @@ from ._sign import top_sign
 __all__ = [
     "FORBID_FLOW_CONTROL",
     "App",
+    "CardCallback",
+    "CardInstance",
+    "CardState",
+    "CardTemplate",
     "CrossdomainMessage",
     "Dept",
     "Emulator",
     "Fault",
     "FaultPlan",
     "ForbiddenRecord",
+    "Gateway",
     "GroupRobot",
     "InboxMessage",
     "ManualClock",
@@ -42,6 +49,7 @@ __all__ = [
     "MockResponse",
     "MockTransport",
     "Org",
+    "Pushed",
     "RateLimits",
     "RecordedRequest",
     "RobotInboxMessage",

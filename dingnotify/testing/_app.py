@@ -19,11 +19,15 @@ from types import TracebackType
 from aiohttp import web
 
 from . import _inject
+from ._card_inspect import CardInspection, StreamInspection
+from ._card_state import CardState
 from ._clock import Clock, system_clock
 from ._conns import DEFAULT_IDLE_TIMEOUT, ConnectionGuard
 from ._core import Core, CrossdomainMessage, ErrorStyle, TopMessage
 from ._delivery import Delivery, InboxMessage, Task
 from ._faults import FaultPlan
+from ._gateway import Gateway
+from ._handlers_cards import CardHandlers
 from ._handlers_notice import NoticeHandlers
 from ._handlers_oapi import OapiHandlers
 from ._handlers_robot import RobotHandlers
@@ -46,7 +50,8 @@ MAX_BODY = 64 * 1024 * 1024
 ADMIN_PREFIX = "/_emulator/"
 
 
-class Emulator(WebhookRobotsMixin, RobotInspection):
+class Emulator(WebhookRobotsMixin, RobotInspection, CardInspection,
+               StreamInspection):
     """An offline DingTalk (oapi + TOP gateway) on 127.0.0.1, for tests and benchmarks.
 
     Use ``async with Emulator() as emu:`` and point a client at ``emu.url``; inspect
@@ -117,6 +122,9 @@ class Emulator(WebhookRobotsMixin, RobotInspection):
         self._install(limits)
         self._robot = RobotState(self._core, seed=seed,
                                  flow_control_ratio=robot_flow_control_ratio)
+        self._cards = CardState(self.org.users, seed)
+        self._gateway = Gateway(self.org, self._cards,
+                                lambda: f"ws://{self.host}:{self.port}/connect", seed)
         self._runner: web.AppRunner | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.webhook_robots = WebhookRobots(self.clock)  # group webhook robots, by token
@@ -141,6 +149,8 @@ class Emulator(WebhookRobotsMixin, RobotInspection):
         for handlers in (OapiHandlers(core), notice, top, RobotHandlers(core, self._robot)):
             app.add_routes(handlers.routes())
         app.add_routes(self.webhook_robots.routes())  # group webhook robots
+        app.add_routes(CardHandlers(core, self._robot, self._cards).routes())
+        app.add_routes(self._gateway.routes())
         app.add_routes([web.get(ADMIN_PREFIX + "stats", self._stats_handler),
                         web.post(ADMIN_PREFIX + "reset", self._reset_handler)])
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
@@ -165,6 +175,7 @@ class Emulator(WebhookRobotsMixin, RobotInspection):
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+        await self._gateway.close()
         if runner is not None:
             await runner.cleanup()
 

@@ -25,7 +25,7 @@ CORE = {"_errors", "_constants", "_redact", "_retry", "_transport", "_http", "_t
         "_version"}
 FAMILIES = {"_api"}
 ENGINES = {"broadcast"}
-CHANNELS = {"work_notice", "robot", "users", "media", "impaas", "webhook", "top"}
+CHANNELS = {"work_notice", "robot", "cards", "users", "media", "impaas", "webhook", "top"}
 
 
 def _module(path: Path) -> tuple[str, ...]:
@@ -135,4 +135,18 @@ def test_the_cli_shim_imports_public_names_only() -> None:
     found = [f"cli/_sdk.py:{line} imports {'.'.join(target)}"
              for line, target in imports(ROOT / "cli" / "_sdk.py")
              if any(part.startswith("_") and part != "__version__" for part in target[1:])]
+    assert found == []
+
+
+def test_stream_uses_core_families_and_public_channel_names() -> None:
+    """The inbound surface sits above the channels and reaches none of their insides."""
+    found = []
+    for path in sorted((ROOT / "stream").rglob("*.py")):
+        for line, target in imports(path):
+            layer = layer_of(target)
+            if target[:2] == ("dingnotify", "stream"):
+                continue
+            if layer not in {"core", "families", "channels"} or (
+                    layer == "channels" and any(p.startswith("_") for p in target[2:])):
+                found.append(f"{path.relative_to(ROOT)}:{line} imports {'.'.join(target)}")
     assert found == []
