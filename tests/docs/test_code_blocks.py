@@ -144,6 +144,8 @@ async def emulator(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Emulator]:
     async with Emulator(org=org) as emu:
         emu.add_robot(robot_code=ROBOT_CODE)
         emu.add_webhook_robot(WEBHOOK_TOKEN, secret=WEBHOOK_SECRET)
+        emu.add_card_template("tpl-approval.schema", ("title", "amount", "status", "content"))
+        emu.add_card_template("tpl-notice.schema", ("title",))
         for cls, name, value in [(dingnotify.DingTalkClient, "base_url", emu.url),
                                  (dingnotify.DingTalkClient, "api_base_url", emu.url),
                                  (dingnotify.TopClient, "url", emu.top_url),
