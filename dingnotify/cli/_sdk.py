@@ -58,6 +58,7 @@ from ..webhook import (
 )
 from ..webhook import Markdown as WebhookMarkdown
 from ..webhook import Text as WebhookText
+from ..work_notice import WorkNotice
 
 EDITIONS = ("standard", "professional", "exclusive")
 
@@ -106,6 +107,7 @@ __all__ = [
     "WebhookRobot",
     "WebhookText",
     "WebhookTokenNotFoundError",
+    "WorkNotice",
     "__version__",
     "batch_count",
     "check_mobile",
