@@ -17,6 +17,7 @@ from ._journal import JournalError
 from ._parser import build_parser
 from ._sdk import CredentialsError, DingNotifyError, ValidationError
 from ._signals import Terminated, until_terminated
+from ._webhook import exit_code as webhook_exit_code
 
 __all__ = ["build_parser", "main"]
 
@@ -55,8 +56,6 @@ def _first_error(exc: BaseException) -> BaseException:
 
 def _exit_code(exc: BaseException) -> int | None:
     """Say what went wrong in one line on stderr; the exit code, or None to re-raise."""
-    from ._webhook import exit_code as webhook_exit_code
-
     webhook = webhook_exit_code(exc)
     if webhook is not None:
         return webhook

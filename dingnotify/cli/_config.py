@@ -99,7 +99,9 @@ def _read_config(path: Path) -> dict[str, str]:
 
 
 def _warn_if_readable(path: Path, held: str) -> None:
-    """Like ssh: a secret others can read is a secret others have."""
+    """Like ssh: a secret others can read is a secret others have (POSIX modes only)."""
+    if os.name == "nt":
+        return
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         say(f"dingnotify: warning: {path} holds {held} and is readable by others "

@@ -58,6 +58,30 @@ def test_the_lock_excludes_a_second_holder(tmp_path: Path) -> None:
         pass
 
 
+def test_the_windows_branch_locks_a_byte_past_the_pid(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """``msvcrt.locking`` stood in by ``flock`` (Windows locks are mandatory: the pid must
+    stay readable, so the lock covers a byte far past it)."""
+    import fcntl
+
+    calls: list[tuple[int, int]] = []
+
+    def locking(fd: int, mode: int, nbytes: int) -> None:
+        calls.append((os.lseek(fd, 0, os.SEEK_CUR), nbytes))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OSError("locked") from None
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setitem(sys.modules, "msvcrt", type(sys)("msvcrt"))
+    monkeypatch.setattr(sys.modules["msvcrt"], "LK_NBLCK", 2, raising=False)
+    monkeypatch.setattr(sys.modules["msvcrt"], "locking", locking, raising=False)
+    with FileLock(tmp_path / "j.sqlite"), pytest.raises(LockedError) as info:
+        FileLock(tmp_path / "j.sqlite").acquire()
+    assert info.value.pid == str(os.getpid()) and calls == [(1 << 20, 1)] * 2
+
+
 # -- `-` is standard input ----------------------------------------------------------------
 
 def test_dash_reads_recipients_and_messages_from_stdin(emu: Emulator, tmp_path: Path) -> None:
