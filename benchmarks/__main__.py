@@ -227,7 +227,8 @@ def main() -> int:
     reps = args.reps or (1 if args.quick else 3)
     peer = have_peer()
     if not peer:
-        print("note: dingtalk-sdk not installed (pip install '.[bench]'): peer rows skipped")
+        print("note: dingtalk-sdk not installed (pip install -e . --group bench): "
+              "peer rows skipped")
     wanted = set(args.only) if args.only else None
     alisdk = alisdk_python(args.alisdk_python) if not wanted or "robot" in wanted else None
     if alisdk is None:

@@ -212,7 +212,7 @@ def chart(results: dict[str, Any], path: str) -> str:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return "matplotlib not installed (pip install '.[bench]'): no chart"
+        return "matplotlib not installed (pip install -e . --group bench): no chart"
     s = results["scenarios"]
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4))
     bc = {k: v for k, v in s.get("broadcast", {}).items() if "error" not in v}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self, TypeVar
@@ -101,11 +102,24 @@ class HttpCore:
             self._idle.set()
 
     async def exchange(self, request: Request) -> ResponseLike:
-        """One attempt: any HTTP answer, else a typed ``TransportError``."""
+        """One attempt: any HTTP answer, else a typed ``TransportError``. At DEBUG, one
+        record per exchange: method, redacted URL, status (or error) and latency."""
         if self._closed:
             raise ClientClosedError("the client was closed while this call was retrying")
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s %s", request.method, request.safe_url)
+        if not logger.isEnabledFor(logging.DEBUG):  # the hot path pays this check only
+            return await self._attempt(request)
+        started = time.perf_counter()
+        try:
+            response = await self._attempt(request)
+        except TransportError as exc:
+            logger.debug("%s %s -> %s after %.1f ms", request.method, request.safe_url,
+                         type(exc).__name__, (time.perf_counter() - started) * 1000)
+            raise
+        logger.debug("%s %s -> %d in %.1f ms", request.method, request.safe_url,
+                     response.status, (time.perf_counter() - started) * 1000)
+        return response
+
+    async def _attempt(self, request: Request) -> ResponseLike:
         failure: TransportError
         try:
             return await self.transport.handle(request)

@@ -17,7 +17,7 @@ from ._journal import JournalError
 from ._parser import build_parser
 from ._sdk import CredentialsError, DingNotifyError, ValidationError
 from ._signals import Terminated, until_terminated
-from ._webhook import run_webhook
+from ._webhook import exit_code as webhook_exit_code
 
 __all__ = ["build_parser", "main"]
 
@@ -29,6 +29,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "demo":
         return await cmd_demo(args)
+    if args.command == "webhook":
+        from ._webhook import cmd_webhook
+
+        return await cmd_webhook(args)
     if args.command == "robot":
         from ._robot import cmd_robot
 
@@ -56,6 +60,9 @@ def _first_error(exc: BaseException) -> BaseException:
 
 def _exit_code(exc: BaseException) -> int | None:
     """Say what went wrong in one line on stderr; the exit code, or None to re-raise."""
+    webhook = webhook_exit_code(exc)
+    if webhook is not None:
+        return webhook
     if isinstance(exc, InputError | ValidationError | JournalError):
         say(f"dingnotify: error: {exc}", err=True)
         return codes.USAGE
@@ -81,9 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._demo import cmd_emulator
 
         return cmd_emulator(argv[1:])
-    args = build_parser().parse_args(argv)
-    if args.command == "webhook":
-        return run_webhook(args)
+    parser = build_parser()
+    if not argv:  # what a first try deserves: the commands, not "arguments are required"
+        parser.print_help()
+        return codes.USAGE
+    args = parser.parse_args(argv)
     try:
         return anyio.run(until_terminated, partial(_dispatch, args))
     except BaseException as caught:

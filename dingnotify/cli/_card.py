@@ -146,4 +146,4 @@ COMMANDS = {"send": cmd_send, "update": cmd_update, "broadcast": cmd_broadcast}
 async def cmd_card(args: argparse.Namespace) -> int:
     """``dingnotify card COMMAND``: credentials and robot code, then the command."""
     creds = load_credentials(args.config, base_url=args.base_url)
-    return await COMMANDS[args.card_command](args, creds, robot_code_of(args))
+    return await COMMANDS[args.card_command](args, creds, robot_code_of(args, creds))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 import anyio
 
@@ -13,10 +12,13 @@ from ._display import Output, progress_data, summarize_result
 from ._inputs import InputError, build_message
 from ._sdk import (
     EDITIONS,
+    CredentialsError,
+    DingNotifyError,
     DingTalkClient,
     Message,
     NotFoundError,
     ValidationError,
+    WorkNotice,
     quota_for,
     unique_userids,
 )
@@ -24,11 +26,13 @@ from ._sdk import (
 MOBILE_CONCURRENCY = 8
 
 
-def edition_of(args: argparse.Namespace) -> str | None:
-    """``--edition`` or ``DINGTALK_EDITION`` (checked), else None (the default quota)."""
-    edition = args.edition or os.environ.get("DINGTALK_EDITION") or None
+def edition_of(args: argparse.Namespace, creds: Credentials) -> str | None:
+    """``--edition``, else the environment's or config file's (checked), else None (the
+    default quota)."""
+    edition = args.edition or creds.edition or None
     if edition is not None and edition not in EDITIONS:
-        raise InputError(f"DINGTALK_EDITION must be one of {', '.join(EDITIONS)}")
+        raise InputError(f"DINGTALK_EDITION (or edition in the config file) must be one of "
+                         f"{', '.join(EDITIONS)}")
     return edition
 
 
@@ -36,7 +40,7 @@ def client_for(creds: Credentials, args: argparse.Namespace) -> DingTalkClient:
     """A client for these credentials and ``--request-timeout``."""
     return DingTalkClient(creds.app_key, creds.app_secret, agent_id=creds.agent_id,
                           base_url=creds.base_url, timeout=args.request_timeout,
-                          quota=quota_for(edition_of(args)))
+                          quota=quota_for(edition_of(args, creds)))
 
 
 def message_from(args: argparse.Namespace) -> Message:
@@ -98,23 +102,39 @@ async def cmd_send(args: argparse.Namespace, creds: Credentials) -> int:
     return status
 
 
+async def _task(wn: WorkNotice, command: str, task_id: int, out: Output) -> dict[str, object]:
+    """One task's progress, result or recall: its text line, and its JSON row."""
+    if command == "progress":
+        p = await wn.get_progress(task_id)
+        out.text(f"{task_id}: {p.percent}% status={p.status} done={p.done}")
+        return progress_data(task_id, p)
+    if command == "result":
+        result = await wn.get_result(task_id)
+        out.text(f"{task_id}: {summarize_result(result)}")
+        return {"task_id": task_id, **out.builtins(result)}
+    await wn.recall(task_id)
+    out.text(f"{task_id}: recalled")
+    return {"task_id": task_id}
+
+
 async def cmd_tasks(args: argparse.Namespace, creds: Credentials) -> int:
-    """``dingnotify progress|result|recall TASK_ID...``."""
+    """``dingnotify progress|result|recall TASK_ID...``: a task DingTalk refuses does not hide
+    the others (exit 4, the JSON document has its ``error``); all refused is exit 5."""
     out = Output(getattr(args, "format", "text"))
     rows: list[dict[str, object]] = []
+    failed: list[tuple[int, DingNotifyError]] = []
     async with client_for(creds, args) as client:
-        wn = client.work_notice
         for task_id in args.task_ids:
-            if args.command == "progress":
-                p = await wn.get_progress(task_id)
-                out.text(f"{task_id}: {p.percent}% status={p.status} done={p.done}")
-                rows.append(progress_data(task_id, p))
-            elif args.command == "result":
-                result = await wn.get_result(task_id)
-                out.text(f"{task_id}: {summarize_result(result)}")
-                rows.append({"task_id": task_id, **out.builtins(result)})
-            else:
-                await wn.recall(task_id)
-                out.text(f"{task_id}: recalled")
+            try:
+                rows.append(await _task(client.work_notice, args.command, task_id, out))
+            except CredentialsError:
+                raise
+            except DingNotifyError as exc:
+                failed.append((task_id, exc))
+                rows.append({"task_id": task_id, "error": f"{type(exc).__name__}: {exc}"})
     out.json(rows)
-    return codes.OK
+    if failed and len(failed) == len(args.task_ids):
+        raise failed[0][1]  # nothing known: the command failed as a whole (one line, exit 5)
+    for task_id, error in failed:
+        out.notice(f"{task_id}: {type(error).__name__}: {error}")
+    return codes.PARTIAL if failed else codes.OK

@@ -59,4 +59,4 @@ def cmd_emulator(argv: list[str]) -> int:
     """``dingnotify emulator``: the emulator's own command line."""
     from ..testing.__main__ import main as emulator_main
 
-    return emulator_main(argv)
+    return emulator_main(argv, prog="dingnotify emulator")

@@ -11,10 +11,12 @@ TERMINATED = 143  # SIGTERM (kill, systemd, a CI timeout): 128 + 15, as shells r
 EPILOG = """\
 exit codes:
   0    everything acknowledged (and delivered, with --wait)
-  2    bad input: flags, files, recipients, message, or a journal that is in use or damaged
+  2    bad input: flags, files, recipients, message, config file, or a journal that is in
+       use or damaged; no command at all (`dingnotify` alone prints this help)
   3    credentials missing or rejected (wrong app key / secret / agent id), --wait too
   4    partial: some batches failed or unknown, unknown mobiles, a failed progress poll,
-       or delivery not finished within --wait-timeout (--out holds what was confirmed)
+       delivery not finished within --wait-timeout (--out holds what was confirmed), or
+       some of several TASK_IDs refused
   5    DingTalk or the network failed the whole command (server unreachable, API error)
   130  interrupted (Ctrl-C); the journal holds every acknowledged batch
   143  terminated (SIGTERM); the journal holds every acknowledged batch"""

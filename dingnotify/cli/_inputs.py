@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from ._sdk import Markdown, Message, Text, ValidationError, encode_msg, message_
 
 MOBILE_HEADERS = ("mobile", "phone", "手机", "手机号")
 USERID_HEADERS = ("userid", "user_id", "userId", "员工id")
+STDIN = "-"  # a file argument that means standard input
 
 
 class InputError(Exception):
@@ -32,9 +34,8 @@ def _looks_like_mobile(value: str) -> bool:
 
 def read_recipients(path: str, column: str | None = None) -> Recipients:
     """One userid per line, or a CSV with a header naming a userid or mobile column."""
-    file = Path(path)
     try:
-        text = file.read_text("utf-8-sig")
+        text = read_text(path, "utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read recipients file {path}: {exc}") from None
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -113,8 +114,28 @@ def _is_utf8(value: str) -> bool:
 
 
 def read_file(path: str) -> str:
-    """A UTF-8 text file; unreadable is bad input (exit 2)."""
+    """A UTF-8 text file (``-``: standard input); unreadable is bad input (exit 2)."""
     try:
-        return Path(path).read_text("utf-8")
+        return read_text(path, "utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
+
+
+class _Stdin:
+    """Standard input can be read once: a second ``-`` would silently read nothing."""
+
+    taken = False
+
+    @classmethod
+    def read(cls, encoding: str) -> str:
+        if cls.taken:
+            raise InputError("standard input (-) can be given to one flag only")
+        cls.taken = True
+        if sys.stdin is None:
+            raise OSError("no standard input")
+        return sys.stdin.buffer.read().decode(encoding)
+
+
+def read_text(path: str, encoding: str) -> str:
+    """The text of ``path``, or of standard input for ``-``."""
+    return _Stdin.read(encoding) if path == STDIN else Path(path).read_text(encoding)

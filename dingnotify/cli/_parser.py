@@ -17,10 +17,12 @@ EPILOG = f"{ENV_DOC}\n\n{codes.EPILOG}"
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (``dingnotify: error: ...``) and exit code 2."""
+    """argparse with one-line errors (``dingnotify: error: [COMMAND: ]...``), exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"dingnotify: error: {self.prog}: {message}", file=sys.stderr)
+        command = self.prog.removeprefix("dingnotify").strip()
+        where = f"{command}: " if command else ""
+        print(f"dingnotify: error: {where}{message}", file=sys.stderr)
         sys.exit(codes.USAGE)
 
 
@@ -79,10 +81,12 @@ def _sub(sub: argparse._SubParsersAction[Parser], name: str, text: str) -> Parse
 
 def _message_flags(p: Parser) -> None:
     p.add_argument("--text", help="a text message")
-    p.add_argument("--markdown", metavar="FILE", help="a markdown message read from FILE")
+    p.add_argument("--markdown", metavar="FILE",
+                   help="a markdown message read from FILE (- for standard input)")
     p.add_argument("--title", help="title of a --markdown message (the chat list preview)")
     p.add_argument("--json", metavar="FILE",
-                   help='any message type from a JSON file: {"msgtype": ..., ...}')
+                   help='any message type from a JSON file (- for standard input): '
+                        '{"msgtype": ..., ...}')
 
 
 def _common(p: Parser, *, json_output: bool = True) -> None:
@@ -108,7 +112,7 @@ def _recipient_flags(p: Parser, *, files: bool) -> None:
     if files:
         p.add_argument("--recipients", action="append", metavar="FILE",
                        help="one userid per line, or CSV with a userid/mobile column "
-                            "(repeatable)")
+                            "(repeatable; - for standard input)")
         p.add_argument("--column", help="the CSV column holding userids or mobiles")
     p.add_argument("--user", action="append", metavar="USERID", help="a userid (repeatable)")
     if not files:

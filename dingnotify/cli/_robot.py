@@ -13,13 +13,12 @@ flow-controlled are re-sent for the rounds left, users whose answer is unknown a
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
 from . import _exitcodes as codes
 from ._audience import Audience, read_wanted, resolve
 from ._commands import edition_of, to_userids
-from ._config import ConfigError, Credentials, load_credentials
+from ._config import SETTINGS, ConfigError, Credentials, load_credentials
 from ._display import Output, report_data, summarize_report
 from ._export import check_out_path, export
 from ._fanout import BatchSizes, Hook, fan_out, notice_problems, plan
@@ -39,16 +38,15 @@ from ._sdk import (
     quota_for,
 )
 
-ENV_ROBOT_CODE, ENV_API_BASE_URL = "DINGTALK_ROBOT_CODE", "DINGTALK_API_BASE_URL"
-
-
 # -- settings, client, message ------------------------------------------------------------
 
-def robot_code_of(args: argparse.Namespace) -> str:
-    """``--robot-code`` or ``DINGTALK_ROBOT_CODE``; missing is a credentials error (exit 3)."""
-    code = (args.robot_code or os.environ.get(ENV_ROBOT_CODE) or "").strip()
+def robot_code_of(args: argparse.Namespace, creds: Credentials) -> str:
+    """``--robot-code``, else ``DINGTALK_ROBOT_CODE`` or the config file's ``robot_code``;
+    missing is a credentials error (exit 3)."""
+    code = (args.robot_code or creds.robot_code or "").strip()
     if not code:
-        raise ConfigError(f"no robot code: set {ENV_ROBOT_CODE} or pass --robot-code")
+        raise ConfigError(f"no robot code: set {SETTINGS['robot_code']}, pass --robot-code "
+                          "or put robot_code in the config file")
     return code
 
 
@@ -56,8 +54,8 @@ def robot_client(creds: Credentials, args: argparse.Namespace, robot_code: str) 
     """A client for the robot: ``--api-base-url``/``DINGTALK_API_BASE_URL`` and the edition."""
     options: dict[str, Any] = {"robot_code": robot_code, "base_url": creds.base_url,
                                "timeout": args.request_timeout,
-                               "quota": quota_for(edition_of(args))}
-    api = args.api_base_url or os.environ.get(ENV_API_BASE_URL)
+                               "quota": quota_for(edition_of(args, creds))}
+    api = args.api_base_url or creds.api_base_url
     if api:
         options["api_base_url"] = api
     return DingTalkClient(creds.app_key, creds.app_secret, **options)
@@ -329,4 +327,4 @@ COMMANDS = {"send": cmd_send, "broadcast": cmd_broadcast, "status": cmd_status,
 async def cmd_robot(args: argparse.Namespace) -> int:
     """``dingnotify robot COMMAND``: credentials and robot code, then the command."""
     creds = load_credentials(args.config, base_url=args.base_url)
-    return await COMMANDS[args.robot_command](args, creds, robot_code_of(args))
+    return await COMMANDS[args.robot_command](args, creds, robot_code_of(args, creds))

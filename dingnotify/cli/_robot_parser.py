@@ -39,7 +39,8 @@ def _common(p: Parser) -> None:
 def _message(p: Parser) -> None:
     p.add_argument("--text", help="a text message (sampleText)")
     p.add_argument("--markdown", metavar="FILE",
-                   help="a markdown message read from FILE (sampleMarkdown)")
+                   help="a markdown message read from FILE, - for standard input "
+                        "(sampleMarkdown)")
     p.add_argument("--title", help="title of a --markdown message (the chat list preview)")
 
 
@@ -64,7 +65,8 @@ def add_robot_parser(sub: argparse._SubParsersAction[Parser]) -> None:
     _common(bc)
     _message(bc)
     bc.add_argument("--recipients", action="append", metavar="FILE",
-                    help="one userid per line, or CSV with a userid/mobile column (repeatable)")
+                    help="one userid per line, or CSV with a userid/mobile column "
+                         "(repeatable; - for standard input)")
     bc.add_argument("--column", help="the CSV column holding userids or mobiles")
     bc.add_argument("--user", action="append", metavar="USERID", help="a userid (repeatable)")
     bc.add_argument("--concurrency", type=positive_int, default=16, metavar="N",

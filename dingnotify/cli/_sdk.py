@@ -59,7 +59,7 @@ from ..webhook import (
 )
 from ..webhook import Markdown as WebhookMarkdown
 from ..webhook import Text as WebhookText
-from ..work_notice import SEND_API
+from ..work_notice import SEND_API, WorkNotice
 
 EDITIONS = ("standard", "professional", "exclusive")
 
@@ -111,6 +111,7 @@ __all__ = [
     "WebhookRobot",
     "WebhookText",
     "WebhookTokenNotFoundError",
+    "WorkNotice",
     "__version__",
     "batch_count",
     "card_param_map",

@@ -1,26 +1,20 @@
 """``dingnotify webhook``: one message to a group through a custom robot's webhook.
 
-The URL and secret may come from ``DINGTALK_WEBHOOK_URL`` / ``DINGTALK_WEBHOOK_SECRET``,
-which keeps them out of shell history and the process list.
+The URL and secret may come from ``DINGTALK_WEBHOOK_URL`` / ``DINGTALK_WEBHOOK_SECRET``, the
+config file or ``--secret-file``, which keep them out of shell history and the process list.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-from functools import partial
-from pathlib import Path
-from typing import Any, NoReturn
-
-import anyio
+from typing import Any
 
 from . import _exitcodes as codes
+from ._config import SETTINGS, load_settings
 from ._display import say
-from ._inputs import InputError
+from ._inputs import InputError, read_file
 from ._sdk import (
     DEFAULT_MAX_PARTS,
-    DingNotifyError,
-    ValidationError,
     WebhookMarkdown,
     WebhookMessage,
     WebhookRejectedError,
@@ -28,20 +22,38 @@ from ._sdk import (
     WebhookText,
     WebhookTokenNotFoundError,
 )
-from ._signals import Terminated, until_terminated
 
-URL_ENV = "DINGTALK_WEBHOOK_URL"
-SECRET_ENV = "DINGTALK_WEBHOOK_SECRET"
+URL_ENV = SETTINGS["webhook_url"]
+SECRET_ENV = SETTINGS["webhook_secret"]
+HELP = "send to a group through a custom robot's webhook"
+EPILOG = f"""\
+environment:
+  {URL_ENV}     the robot's webhook URL (--url wins)
+  {SECRET_ENV}  its signing secret (--secret-file, --secret win)
+  DINGNOTIFY_CONFIG        config file with webhook_url, webhook_secret under [dingtalk]
+  The environment wins over the config file; flags win over both.
+
+{codes.EPILOG}
+  The webhook's answers: a signature, timestamp, IP or unknown-token refusal exits 3; a
+  message without the robot's keyword exits 2."""
 
 
 def add_webhook_parser(sub: argparse._SubParsersAction[Any]) -> None:
     """Register the ``webhook`` subcommand on the main parser."""
-    p = sub.add_parser("webhook", help="send to a group through a custom robot's webhook")
-    p.add_argument("--url", help=f"the robot's webhook URL (default: ${URL_ENV})")
-    p.add_argument("--secret", help=f"the robot's signing secret (default: ${SECRET_ENV})")
-    p.error = _one_line_error
+    p = sub.add_parser("webhook", help=HELP, description=HELP, epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--url", help=f"the robot's webhook URL (env {URL_ENV})")
+    secret = p.add_mutually_exclusive_group()
+    secret.add_argument("--secret-file", metavar="FILE",
+                        help="read the robot's signing secret from FILE (- for standard input)")
+    secret.add_argument("--secret", help=f"the robot's signing secret (env {SECRET_ENV}); "
+                                         "shows in the process list: prefer --secret-file")
+    p.add_argument("--config", metavar="FILE",
+                   help="TOML file with [dingtalk] webhook_url/webhook_secret "
+                        "(env DINGNOTIFY_CONFIG)")
     p.add_argument("--text", help="a text message")
-    p.add_argument("--markdown", metavar="FILE", help="a markdown message read from FILE")
+    p.add_argument("--markdown", metavar="FILE",
+                   help="a markdown message read from FILE (- for standard input)")
     p.add_argument("--title", help="title of a --markdown message")
     p.add_argument("--at-mobile", action="append", default=[], metavar="MOBILE",
                    help="mention this mobile number (repeatable)")
@@ -66,12 +78,6 @@ def _parts(text: str) -> int:
     return value
 
 
-def _one_line_error(message: str) -> NoReturn:
-    """Bad flags: one line on stderr and exit 2, like every other input error here."""
-    say(f"dingnotify webhook: error: {message}", err=True)
-    raise SystemExit(codes.USAGE)
-
-
 def _message(args: argparse.Namespace) -> WebhookMessage:
     if args.text is not None and args.markdown is not None:
         raise InputError("give --text or --markdown, not both")
@@ -83,43 +89,42 @@ def _message(args: argparse.Namespace) -> WebhookMessage:
         raise InputError("give --text or --markdown FILE")
     if not args.title:
         raise InputError("--markdown needs --title")
-    try:
-        text = Path(args.markdown).read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {args.markdown}: {exc.__class__.__name__}") from None
-    return WebhookMarkdown(title=args.title, text=text)
+    return WebhookMarkdown(title=args.title, text=read_file(args.markdown))
 
 
-async def _send(args: argparse.Namespace, message: WebhookMessage) -> int:
-    url = args.url or os.environ.get(URL_ENV, "")
-    secret = args.secret or os.environ.get(SECRET_ENV) or None
+def _robot(args: argparse.Namespace) -> WebhookRobot:
+    """The robot: flags, else the environment, else the config file."""
+    _, settings = load_settings(args.config)
+    url = args.url or settings.get("webhook_url", "")
+    if args.secret_file is not None:
+        secret: str | None = read_file(args.secret_file).strip() or None
+        if secret is None:
+            raise InputError(f"--secret-file {args.secret_file} is empty")
+    else:
+        secret = args.secret or settings.get("webhook_secret") or None
     if not url:
-        raise InputError(f"no webhook URL: pass --url or set {URL_ENV}")
-    robot = WebhookRobot(url, secret, timeout=args.request_timeout)
-    del url, secret
-    async with robot:
-        return await robot.send(message, at_mobiles=args.at_mobile, at_all=args.at_all,
+        raise InputError(f"no webhook URL: pass --url, set {URL_ENV} or put webhook_url "
+                         "in the config file")
+    return WebhookRobot(url, secret, timeout=args.request_timeout)
+
+
+async def cmd_webhook(args: argparse.Namespace) -> int:
+    """``dingnotify webhook``: errors are mapped to exit codes by ``exit_code`` below."""
+    message = _message(args)
+    async with _robot(args) as robot:
+        sent = await robot.send(message, at_mobiles=args.at_mobile, at_all=args.at_all,
                                 split=args.split, max_parts=args.max_parts)
-
-
-def run_webhook(args: argparse.Namespace) -> int:
-    """Run the subcommand; returns an exit code and prints one line on failure."""
-    try:
-        sent = anyio.run(until_terminated, partial(_send, args, _message(args)))
-    except (InputError, ValidationError) as exc:
-        say(f"dingnotify: error: {exc}", err=True)
-        return codes.USAGE
-    except (WebhookRejectedError, WebhookTokenNotFoundError) as exc:
-        say(f"dingnotify: credentials: {type(exc).__name__}: {exc}", err=True)
-        return codes.CREDENTIALS
-    except DingNotifyError as exc:
-        say(f"dingnotify: {type(exc).__name__}: {exc}", err=True)
-        return codes.API_ERROR
-    except KeyboardInterrupt:
-        say("dingnotify: interrupted", err=True)
-        return codes.INTERRUPTED
-    except Terminated as exc:
-        say(f"dingnotify: {exc}", err=True)
-        return codes.TERMINATED
     say(f"sent {sent} message{'s' if sent != 1 else ''}")
     return codes.OK
+
+
+def exit_code(exc: BaseException) -> int | None:
+    """A webhook answer's exit code and its one line on stderr; None if not the webhook's.
+    A keyword miss is the message's fault (2); the other refusals are credentials (3)."""
+    if isinstance(exc, WebhookRejectedError) and exc.reason == "keywords":
+        say(f"dingnotify: error: the message lacks the robot's keyword: {exc}", err=True)
+        return codes.USAGE
+    if isinstance(exc, WebhookRejectedError | WebhookTokenNotFoundError):
+        say(f"dingnotify: credentials: {type(exc).__name__}: {exc}", err=True)
+        return codes.CREDENTIALS
+    return None

@@ -44,7 +44,7 @@ from ._state import DEFAULT_MEDIA_LIMITS, MediaStore, TokenStore
 from ._top_session import SessionCalls
 from ._wire import RequestIds
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("dingnotify.testing")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY = 64 * 1024 * 1024
 ADMIN_PREFIX = "/_emulator/"

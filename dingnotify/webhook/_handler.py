@@ -6,7 +6,9 @@ not only records. A daemon thread with its own event loop and its own robot drai
 queue: it waits for the robot's window, then sends everything queued meanwhile as one
 message, using at most ``share`` (half) of the robot's 20 messages a minute so the
 application's own sends to the group still go out. When the queue is full, records are
-counted as dropped and the next message says how many. A robot that refuses the messages
+counted as dropped, the next message says how many, and stderr is told once per burst
+(the drops between two messages), as ``handleError`` would: honouring
+``logging.raiseExceptions``. A robot that refuses the messages
 (keyword rule, wrong secret, unknown token) is reported on stderr, once per cause. After
 ``os.fork()`` the child gets a worker of its own (records queued before the fork stay with
 the parent, which sends them).
@@ -43,6 +45,11 @@ WAKE_INTERVAL = 0.1  # how soon a thread waiting for the window notices close()
 CLOSE_RESERVE = 0.25  # of flush_timeout, kept to close the connection pool
 TRUNCATED = " ... (truncated)"  # ASCII: a cut ASCII record stays one byte a character
 _STOP = object()
+LOGGER = "dingnotify.webhook"  # the name on the handler's own reports
+
+
+class DroppedRecordsError(Exception):
+    """What ``handleError`` shows when ``emit`` drops records."""
 
 
 class _CloseDeadline(Exception):
@@ -102,6 +109,7 @@ class WebhookHandler(logging.Handler):
         self._pending: deque[str] = deque()
         self._drop_lock = threading.Lock()
         self._unreported = 0
+        self._bursting = False  # emit dropped records since the last message was taken
         self._reported: set[tuple[str, str]] = set()
         self.dropped = 0
         """Records lost so far: queue full, failed sends, or still queued at exit."""
@@ -128,12 +136,12 @@ class WebhookHandler(logging.Handler):
         if threading.current_thread() is self._thread:
             return  # our own thread's logging (aiohttp, the robot) must not loop back
         if self._deadline is not None:
-            self._count_dropped(1)  # closed: nobody will send it
+            self._dropped_in_emit("the handler is closed")  # nobody will send it
             return
         try:
             self._queue.put_nowait(_truncate(self.format(record)))
         except queue.Full:
-            self._count_dropped(1)
+            self._dropped_in_emit(f"its queue of {self._capacity} records is full")
         except Exception:
             self.handleError(record)
 
@@ -148,6 +156,7 @@ class WebhookHandler(logging.Handler):
             self._deadline = end - min(CLOSE_RESERVE, self.flush_timeout / 4)
             with contextlib.suppress(queue.Full):  # the thread also watches the deadline
                 self._queue.put_nowait(_STOP)
+            self._bursting = False  # records logged after close() are a burst of their own
             self._thread.join(max(0.0, end - time.monotonic()))
         super().close()
 
@@ -155,6 +164,19 @@ class WebhookHandler(logging.Handler):
         with self._drop_lock:
             self._unreported += n
             self.dropped += n
+
+    def _dropped_in_emit(self, why: str) -> None:
+        """Count a record ``emit`` could not queue; the first of a burst (the drops between
+        two messages to the group) is reported on stderr through ``handleError``."""
+        with self._drop_lock:
+            self._unreported += 1
+            self.dropped += 1
+            first, self._bursting = not self._bursting, True
+        if first:
+            self._tell_stderr(DroppedRecordsError(why),
+                              f"WebhookHandler is dropping log records: {why}; they are "
+                              "counted in `dropped` and the group is told how many (reported "
+                              "once per burst)")
 
     # -- the background thread -----------------------------------------------------
 
@@ -225,6 +247,7 @@ class WebhookHandler(logging.Handler):
         records = self._next_batch()
         with self._drop_lock:
             dropped, self._unreported = self._unreported, 0
+            self._bursting = False  # this message tells the group: the next drop is news
         if dropped:
             records.append(f"({dropped} more records dropped)")
         if not records:
@@ -264,10 +287,14 @@ class WebhookHandler(logging.Handler):
             return
         self._reported.add(cause)
         reason = f", reason {cause[1]!r}" if cause[1] else ""
-        text = (f"WebhookHandler could not send {lost} log record(s): {cause[0]}{reason}; "
-                "they are counted in `dropped`, and later failures of this kind are not "
-                "reported")
-        record = logging.LogRecord(__name__, logging.ERROR, __file__, 0, text, None, None)
+        self._tell_stderr(error, f"WebhookHandler could not send {lost} log record(s): "
+                                 f"{cause[0]}{reason}; they are counted in `dropped`, and "
+                                 "later failures of this kind are not reported")
+
+    def _tell_stderr(self, error: Exception, text: str) -> None:
+        """``handleError``'s report of ``error`` (nothing if ``logging.raiseExceptions`` is
+        off), with ``text`` as the message."""
+        record = logging.LogRecord(LOGGER, logging.ERROR, __file__, 0, text, None, None)
         try:
             raise error
         except Exception:

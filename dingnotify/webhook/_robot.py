@@ -33,7 +33,7 @@ from ._pacing import SHARED, SlidingWindowLimiter, WindowGovernor
 from ._signing import Credentials
 from ._split import json_cost, split_text
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("dingnotify.webhook")
 
 MAX_BODY_BYTES = 20_000
 DEFAULT_MAX_PARTS = 10

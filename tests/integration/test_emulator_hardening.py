@@ -127,8 +127,8 @@ async def test_dripping_headers_do_not_extend_the_deadline() -> None:
         try:
             for _ in range(40):  # at most ~2 s
                 writer.write(b"X")
-                try:
-                    closed = await asyncio.wait_for(reader.read(1), 0.05) == b""
+                try:  # newer aiohttp answers 400 itself: read past it, to the close
+                    closed = await asyncio.wait_for(reader.read(65536), 0.05) == b""
                 except TimeoutError:
                     continue
                 except ConnectionError:  # our next byte met the closed socket first
