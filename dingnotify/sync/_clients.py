@@ -12,6 +12,7 @@ from typing import Any
 from .. import DingTalkClient as AsyncDingTalkClient
 from .. import Quota, RetryPolicy
 from .. import TopClient as AsyncTopClient
+from ..cards import Cards as AsyncCards
 from ..impaas import Impaas as AsyncImpaas
 from ..media import Media as AsyncMedia
 from ..robot import Robot as AsyncRobot
@@ -20,7 +21,16 @@ from ..users import Users as AsyncUsers
 from ..webhook import SlidingWindowLimiter
 from ..webhook import WebhookRobot as AsyncWebhookRobot
 from ..work_notice import WorkNotice as AsyncWorkNotice
-from ._proxy import Factory, Proxy, Resource, SyncClient, blocking, constructor_of, plain
+from ._proxy import (
+    Factory,
+    Proxy,
+    Resource,
+    SyncClient,
+    async_only,
+    blocking,
+    constructor_of,
+    plain,
+)
 
 
 class WorkNotice(Proxy):
@@ -70,6 +80,17 @@ class Robot(Proxy):
     broadcast = blocking(AsyncRobot.broadcast)
 
 
+class Cards(Proxy):
+    """``client.cards``, blocking: see ``dingnotify.cards.Cards``. ``streaming`` is an
+    async context manager: stream card text from the async client."""
+
+    deliver = blocking(AsyncCards.deliver)
+    update = blocking(AsyncCards.update)
+    broadcast = blocking(AsyncCards.broadcast)
+    streaming = async_only(AsyncCards.streaming, "stream card text with the async "
+                           "dingnotify.DingTalkClient (async with client.cards.streaming(...))")
+
+
 class DingTalkClient(SyncClient[AsyncDingTalkClient]):
     """Blocking client for DingTalk's server API; share one per process, across threads.
 
@@ -90,8 +111,11 @@ class DingTalkClient(SyncClient[AsyncDingTalkClient]):
     media = Resource(Media)
     impaas = Resource(Impaas)
     robot = Resource(Robot)
+    cards = Resource(Cards)
     get_access_token = blocking(AsyncDingTalkClient.get_access_token)
     call = blocking(AsyncDingTalkClient.call)
+    stream = async_only(AsyncDingTalkClient.stream, "a StreamClient runs on an event loop: "
+                        "use dingnotify.stream.StreamClient in async code")
 
     @constructor_of(AsyncDingTalkClient)
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -252,3 +252,25 @@ def constructor_of(
         return init
 
     return decorate
+
+
+class AsyncOnly:
+    """A method of the async class that hands back something only async code can use
+    (an async context manager, a client of its own event loop): on a blocking proxy it
+    raises ``TypeError`` naming the async way."""
+
+    def __init__(self, function: Callable[..., Any], use: str) -> None:
+        self.function = function
+        self.name = function.__name__
+        self.use = use
+
+    def __get__(self, proxy: Proxy | None, owner: type[Any] | None = None) -> Any:
+        if proxy is None:
+            return self
+        raise TypeError(f"{self.name}() is async-only: {self.use}")
+
+
+def async_only(function: Callable[..., Any], use: str) -> Any:
+    """Declare a method of the async class that has no blocking form."""
+    return AsyncOnly(function, use)
+
