@@ -325,12 +325,11 @@ class Governor:
                         return self._grant(state, recipients)
                     if self._wait(state, recipients, bulk, hope=True) > deadline - \
                             self._clock():
-                        raise RequestTimeoutError(f"no slot within {within}s",
-                                                  maybe_sent=False)
+                        raise _no_slot(within)
                 waiter.until_answer = wait == math.inf
                 left = deadline - self._clock()
                 if left <= TOLERANCE:
-                    raise RequestTimeoutError(f"no slot within {within}s", maybe_sent=False)
+                    raise _no_slot(within)
                 await waiter.park(self._sleep, min(wait, left))
         finally:
             queue.remove(waiter)
@@ -401,6 +400,14 @@ class Governor:
 
     def __repr__(self) -> str:
         return f"Governor({self.quota!r}, apis={len(self._apis)})"
+
+
+def _no_slot(within: float | None) -> RequestTimeoutError:
+    """The slot would come too late: nothing was sent, and retrying cannot help (the
+    bound is what is left of the call's deadline)."""
+    error = RequestTimeoutError(f"no call slot within {within}s", maybe_sent=False)
+    error.retryable = False
+    return error
 
 
 class RateCap:
