@@ -17,8 +17,10 @@ TARGETS = (
 USERIDS_PER_CALL = 100
 ROBOT_PER_CALL = 20
 QUOTA_TARGET = 1.02
-QUOTA_TARGETS: dict[str, float] = {}
-"""Per-scenario exceptions to ``QUOTA_TARGET`` (none since windows count from answers)."""
+QUOTA_TARGETS = {"quota": 1.05}
+"""Scenario 2 is bound by QPS alone, where each one-second window costs one round trip as
+well: a slot counts until its call's answer (the price of windows no jitter can fool),
+a few per cent of a second when the machine is busy."""
 RESERVE = 0.1
 """``Quota.interactive_reserve`` of the clients: a broadcast is bulk work, so its floor is
 that of its share of the budgets."""
