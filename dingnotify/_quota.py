@@ -235,7 +235,11 @@ def _window(quota: Quota, span: float, limit: int) -> Window:
 
 
 class _Slot:
-    """A granted slot: ``done()`` moves its call from in flight to answered, once."""
+    """A granted slot: ``done()`` moves its call from in flight to answered, once.
+
+    A slot dropped without ``done()`` (a caller of ``acquire`` that pre-dates slots and
+    ignores what it returns) is answered when dropped, so it cannot hold its windows for
+    good."""
 
     __slots__ = ("_governor", "_recipients", "_state")
 
@@ -249,6 +253,8 @@ class _Slot:
         if state is not None:
             self._state = None
             self._governor._finish(state, self._recipients)
+
+    __del__ = done
 
 
 class Governor:

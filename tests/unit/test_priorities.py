@@ -174,6 +174,17 @@ async def test_a_slot_counts_until_one_window_after_its_answer() -> None:
     second.done()
 
 
+async def test_a_slot_dropped_without_done_counts_as_answered_when_dropped() -> None:
+    clock = FakeTime()
+    gov = Governor(Quota(), clock=clock, sleep=clock.sleep)
+    gov.limit("robot", 1, 10.0)
+    stamps = []
+    for _ in range(3):
+        await gov.acquire("robot")  # the slot is dropped at once
+        stamps.append(clock.now)
+    assert stamps == [1000.0, pytest.approx(1010.002), pytest.approx(1020.004)]
+
+
 async def test_a_slot_that_cannot_be_had_within_its_bound_raises_at_once() -> None:
     gov, clock = manual_send()
     gov.record(SEND, 1000)
