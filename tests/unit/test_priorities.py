@@ -19,9 +19,9 @@ from dingnotify import (
     RetryPolicy,
     Text,
 )
-from dingnotify._coordination import Priority
+from dingnotify._coordination import Priority, Slot
 from dingnotify.testing import MockRequest, MockResponse
-from tests.conftest import GETTOKEN, SEND, Scripted, client_with, err, ok
+from tests.conftest import GETTOKEN, PROGRESS, RECALL, SEND, Scripted, client_with, err, ok
 from tests.unit.test_pacing import FakeTime, most_in_any_span
 
 OTHER = "/topapi/message/corpconversation/getsendresult"
@@ -282,3 +282,42 @@ async def test_queued_calls_take_the_token_after_their_slot() -> None:
     assert results == [1] * 16
     assert state["stale"] == 3 and state["issued"] == 4
 
+
+
+class Spy(Governor):
+    """A governor that notes the priority each call asked for."""
+
+    def __init__(self) -> None:
+        super().__init__(Quota(qps=1_000, calls_per_minute=100_000,
+                               recipients_per_minute=100_000))
+        self.seen: list[tuple[str, Priority]] = []
+
+    async def acquire(self, api: str, recipients: int = 0, *,
+                      priority: Priority = "interactive",
+                      within: float | None = None) -> Slot:
+        self.seen.append((api.rsplit("/", 1)[-1], priority))
+        return await super().acquire(api, recipients, priority=priority, within=within)
+
+
+async def test_single_calls_are_interactive_and_fan_outs_bulk(wire: Scripted) -> None:
+    wire.route(SEND, ok(task_id=7))
+    wire.route(PROGRESS, ok(progress={"progress_in_percent": 100, "status": 2}))
+    wire.route(OTHER, ok(send_result={}))
+    wire.route(RECALL, ok())
+    wire.route("/custom", ok())
+    spy = Spy()
+    async with client_with(wire, quota=spy) as c:
+        await c.work_notice.send(Text(content="x"), userids=["u"])
+        await c.work_notice.send(Text(content="x"), userids=["u"], priority="bulk")
+        await c.work_notice.get_result(7)
+        await c.call("/custom", json={})
+        assert spy.seen == [("asyncsend_v2", "interactive"), ("asyncsend_v2", "bulk"),
+                            ("getsendresult", "interactive"), ("custom", "interactive")]
+        spy.seen.clear()
+        await c.work_notice.broadcast(Text(content="x"), userids=[f"u{i}" for i in range(150)])
+        await c.work_notice.wait([7])
+        await c.work_notice.recall_all([7])
+        await c.work_notice.recall(7)
+    assert spy.seen == [("asyncsend_v2", "bulk")] * 2 + [
+        ("getsendprogress", "bulk"), ("getsendresult", "bulk"), ("recall", "bulk"),
+        ("recall", "interactive")]
