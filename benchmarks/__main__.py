@@ -24,6 +24,7 @@ from typing import Any
 
 from dingnotify import batch_count
 
+from . import mixed
 from ._encoding import encoding_rows
 from ._report import ROBOT_PER_CALL, chart, markdown, targets
 from ._server import LeanServer, cpu_pin
@@ -217,7 +218,7 @@ def main() -> int:
     parser.add_argument("--json", metavar="FILE", help="write all figures as JSON")
     parser.add_argument("--png", metavar="FILE",
                         help="chart of the broadcast, quota-bound and robot scenarios")
-    parser.add_argument("--only", nargs="*", choices=[*CONTENDERS, "encoding"])
+    parser.add_argument("--only", nargs="*", choices=[*CONTENDERS, "encoding", "mixed"])
     parser.add_argument("--alisdk-python", metavar="PYTHON",
                         help="an interpreter with alibabacloud-dingtalk installed (robot "
                              "scenario; default: this one, if it can import the SDK)")
@@ -266,9 +267,15 @@ def main() -> int:
         save(results, args.json)
     if not wanted or "encoding" in wanted:
         results["encoding"] = encoding_rows(20_000 if args.quick else 200_000)
-    results["targets"] = targets(results)
+    if not wanted or "mixed" in wanted:  # people beside a broadcast: benchmarks/mixed.py
+        results["mixed"] = mixed.run_mixed(args.quick)
+        print(f"[{time.monotonic() - started:5.1f}s] mixed done", flush=True)
+    results["targets"] = targets(results) + (
+        mixed.targets(results["mixed"]) if "mixed" in results else [])
     results["elapsed"] = time.monotonic() - started
     print(markdown(results))
+    if "mixed" in results:
+        print("\n".join(mixed.markdown(results["mixed"])))
     save(results, args.json)
     if args.png:
         print(chart(results, args.png))
@@ -299,6 +306,9 @@ def check_counts(results: dict[str, Any]) -> int:
                 scenario in results["limits"] and contender == "dingnotify")
             if counted and any(s < expected for s in sends):
                 bad.append(f"{scenario}/{contender}: sends {sends} < {expected}")
+    row = results.get("mixed", {})
+    if "error" in row or row.get("failed") or row.get("unknown") or row.get("send_failures"):
+        bad.append(f"mixed: {row.get('error') or 'batches or sends failed'}")
     for line in bad:
         print("FAILED:", line)
     return 1 if bad else 0

@@ -235,7 +235,11 @@ def _window(quota: Quota, span: float, limit: int) -> Window:
 
 
 class _Slot:
-    """A granted slot: ``done()`` moves its call from in flight to answered, once."""
+    """A granted slot: ``done()`` moves its call from in flight to answered, once.
+
+    A slot dropped without ``done()`` (a caller of ``acquire`` that pre-dates slots and
+    ignores what it returns) is answered when dropped, so it cannot hold its windows for
+    good."""
 
     __slots__ = ("_governor", "_recipients", "_state")
 
@@ -249,6 +253,8 @@ class _Slot:
         if state is not None:
             self._state = None
             self._governor._finish(state, self._recipients)
+
+    __del__ = done
 
 
 class Governor:
@@ -325,12 +331,11 @@ class Governor:
                         return self._grant(state, recipients)
                     if self._wait(state, recipients, bulk, hope=True) > deadline - \
                             self._clock():
-                        raise RequestTimeoutError(f"no slot within {within}s",
-                                                  maybe_sent=False)
+                        raise _no_slot(within)
                 waiter.until_answer = wait == math.inf
                 left = deadline - self._clock()
                 if left <= TOLERANCE:
-                    raise RequestTimeoutError(f"no slot within {within}s", maybe_sent=False)
+                    raise _no_slot(within)
                 await waiter.park(self._sleep, min(wait, left))
         finally:
             queue.remove(waiter)
@@ -401,6 +406,14 @@ class Governor:
 
     def __repr__(self) -> str:
         return f"Governor({self.quota!r}, apis={len(self._apis)})"
+
+
+def _no_slot(within: float | None) -> RequestTimeoutError:
+    """The slot would come too late: nothing was sent, and retrying cannot help (the
+    bound is what is left of the call's deadline)."""
+    error = RequestTimeoutError(f"no call slot within {within}s", maybe_sent=False)
+    error.retryable = False
+    return error
 
 
 class RateCap:
