@@ -80,6 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "webhook":
         return run_webhook(args)
+    if args.command == "serve":
+        from ._serve import run_serve
+
+        return run_serve(args)
     try:
         return anyio.run(until_terminated, partial(_dispatch, args))
     except BaseException as caught:

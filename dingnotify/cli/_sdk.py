@@ -14,6 +14,7 @@ from .. import (
     BroadcastEvent,
     BroadcastReport,
     ConnectionFailedError,
+    Coordination,
     CredentialsError,
     DeliveryTimeoutError,
     DingNotifyError,
@@ -37,6 +38,7 @@ from .. import (
     unique_dept_ids,
     unique_userids,
 )
+from ..relay import QueueError, Relay, RelayConfigError, load_config
 from ..robot import (
     Robot,
     RobotBroadcastReport,
@@ -62,6 +64,13 @@ from ..webhook import Text as WebhookText
 EDITIONS = ("standard", "professional", "exclusive")
 
 
+def redis_coordination(url: str) -> Coordination:
+    """``--redis URL``: imported only when asked for (``redis`` is an extra)."""
+    from ..redis import RedisCoordination
+
+    return RedisCoordination.from_url(url)
+
+
 def quota_for(edition: str | None) -> Quota:
     """The quota of a DingTalk edition (standard when not given)."""
     return {"professional": Quota.professional, "exclusive": Quota.exclusive}.get(
@@ -78,6 +87,7 @@ __all__ = [
     "BroadcastEvent",
     "BroadcastReport",
     "ConnectionFailedError",
+    "Coordination",
     "CredentialsError",
     "DeliveryTimeoutError",
     "DingNotifyError",
@@ -87,7 +97,10 @@ __all__ = [
     "Message",
     "NotFoundError",
     "PlannedBatch",
+    "QueueError",
     "Quota",
+    "Relay",
+    "RelayConfigError",
     "Robot",
     "RobotBroadcastReport",
     "RobotMessage",
@@ -112,9 +125,11 @@ __all__ = [
     "check_userid",
     "encode_msg",
     "encode_msg_param",
+    "load_config",
     "message_from_dict",
     "plan_batches",
     "quota_for",
+    "redis_coordination",
     "unique_dept_ids",
     "unique_userids",
 ]
