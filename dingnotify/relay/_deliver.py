@@ -18,7 +18,7 @@ from .. import DingNotifyError, DingTalkClient, ValidationError
 from ..webhook import WebhookRobot
 from ._bell import Bell
 from ._channels import outcome_of, send_robot, send_work_notice
-from ._digest import Pacer, digest, pack
+from ._digest import PER_MINUTE, Pacer, digest, pack
 from ._metrics import Metrics
 from ._queue import Queue, Row
 
@@ -37,11 +37,13 @@ class Deliverer:
 
     def __init__(self, client: DingTalkClient, queue: Queue, metrics: Metrics, bell: Bell,
                  webhooks: Mapping[str, WebhookRobot], *, concurrency: int = 8,
-                 poll: float = 1.0) -> None:
+                 poll: float = 1.0, webhook_window: tuple[int, float] = (PER_MINUTE, 60.0)
+                 ) -> None:
         self.client, self.queue, self.metrics, self.bell = client, queue, metrics, bell
         self.webhooks = webhooks
         self.concurrency = concurrency
         self.poll = poll
+        self.webhook_window = webhook_window
         self._free = asyncio.Semaphore(concurrency)
         self._confirming = asyncio.Semaphore(concurrency)
 
@@ -111,7 +113,7 @@ class Deliverer:
         await self._finish([id_], "delivered", outcome={**known, **outcome_of(result)})
 
     async def _digests(self, route: str, robot: WebhookRobot) -> None:
-        pacer = Pacer()
+        pacer = Pacer(*self.webhook_window)
         while True:
             if await pacer.ready(asyncio.sleep):
                 self.metrics.add("rate_limit_waits")

@@ -13,6 +13,7 @@ from ..webhook import WebhookRobot
 from ._bell import Bell
 from ._config import RelayConfig
 from ._deliver import Deliverer
+from ._digest import PER_MINUTE
 from ._http import RelayApp
 from ._metrics import Metrics
 from ._queue import Queue
@@ -24,17 +25,21 @@ class Relay:
     """``async with Relay(config, client) as relay:`` serves on ``relay.url`` until closed.
 
     ``client`` is used, not closed; the group robots of webhook routes are built here (their
-    budget in ``coordination`` when given) and closed on exit.
+    budget in ``coordination`` when given) and closed on exit. ``webhook_window`` is how
+    many messages the relay sends each group robot per how many seconds (19 per 60: one
+    below DingTalk's 20, for another sender's message).
     """
 
     def __init__(self, config: RelayConfig, client: DingTalkClient, *,
                  host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                 coordination: Coordination | None = None, concurrency: int = 8) -> None:
+                 coordination: Coordination | None = None, concurrency: int = 8,
+                 webhook_window: tuple[int, float] = (PER_MINUTE, 60.0)) -> None:
         self.config, self.client = config, client
         self.host, self.port = host, port
         self.metrics = Metrics()
         self._coordination = coordination
         self._concurrency = concurrency
+        self._webhook_window = webhook_window
         self._runner: web.AppRunner | None = None
         self._task: asyncio.Task[None] | None = None
         self._robots: dict[str, WebhookRobot] = {}
@@ -60,7 +65,8 @@ class Relay:
         if self.port == 0:
             self.port = self._runner.addresses[0][1]
         deliverer = Deliverer(self.client, self.queue, self.metrics, bell, self._robots,
-                              concurrency=self._concurrency)
+                              concurrency=self._concurrency,
+                              webhook_window=self._webhook_window)
         self._task = asyncio.create_task(deliverer.run())
 
     async def wait(self) -> None:
