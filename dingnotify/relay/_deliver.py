@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 WAIT_TIMEOUT = 600.0
 DIGEST_CLAIM = 500
+PURGE_EVERY = 600.0
 
 
 def backoff(attempts: int) -> float:
@@ -46,6 +47,7 @@ class Deliverer:
         self.webhook_window = webhook_window
         self._free = asyncio.Semaphore(concurrency)
         self._confirming = asyncio.Semaphore(concurrency)
+        self._purge_at = 0.0
 
     async def run(self) -> None:
         async with anyio.create_task_group() as tg:
@@ -68,7 +70,13 @@ class Deliverer:
             for row in rows:
                 tg.start_soon(self._one, row, tg)
             if not rows:
-                await self.bell.wait(self.poll)
+                await self._idle()
+
+    async def _idle(self) -> None:
+        if time.monotonic() >= self._purge_at:  # idempotency keys past their 24 hours
+            self._purge_at = time.monotonic() + PURGE_EVERY
+            await self.queue.purge_keys()
+        await self.bell.wait(self.poll)
 
     async def _one(self, row: Row, tg: anyio.abc.TaskGroup) -> None:
         try:
@@ -79,14 +87,17 @@ class Deliverer:
                 keys, outcome = await send_robot(self.client, row.target, row.messages)
                 await self._finish([row.id], "sent", task_ids=keys, outcome=outcome)
                 return
-        except DingNotifyError as exc:
+        except Exception as exc:  # whatever it was: retried or failed
             await self._failed([row], exc)
             return
         finally:
             self._free.release()
+        if not task_ids:  # every mobile unknown: nobody to send to
+            await self._finish([row.id], "failed", outcome=outcome,
+                               error="no recipient: every mobile is unknown")
+            return
         await self._finish([row.id], "sent", task_ids=task_ids, outcome=outcome or None)
-        if task_ids:
-            tg.start_soon(self._confirm, row.id, task_ids, outcome)
+        tg.start_soon(self._confirm, row.id, task_ids, outcome)
 
     async def _finish(self, ids: list[str], status: str, **fields: object) -> None:
         await self.queue.update(ids, status, **fields)
@@ -107,7 +118,7 @@ class Deliverer:
         async with self._confirming:
             try:
                 result = await self.client.work_notice.wait(task_ids, timeout=WAIT_TIMEOUT)
-            except DingNotifyError as exc:
+            except Exception as exc:  # it stays sent, the error shown
                 await self.queue.update([id_], "sent", error=f"{type(exc).__name__}: {exc}")
                 return
         await self._finish([id_], "delivered", outcome={**known, **outcome_of(result)})

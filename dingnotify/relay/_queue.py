@@ -121,24 +121,36 @@ class Queue:
         self._conn.close()
 
     def _commit(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
+        try:
+            results = self._transaction(batch)
+        except sqlite3.Error as exc:  # the disk, not one operation: every caller hears it
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            results = [(f, None, QueueError(str(exc))) for _, f in batch]
+        for future, value, error in results:
+            future.get_loop().call_soon_threadsafe(_settle, future, value, error)
+
+    def _transaction(self, batch: list[tuple[Op, asyncio.Future[Any]]]
+                     ) -> list[tuple[asyncio.Future[Any], Any, BaseException | None]]:
+        """Every operation in one transaction, each under its own savepoint."""
         results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        depth = self.depth
         self._conn.execute("BEGIN IMMEDIATE")
         for op, future in batch:
             self._conn.execute("SAVEPOINT op")
             try:
                 results.append((future, op(self._conn), None))
                 self._conn.execute("RELEASE op")
-            except Exception as exc:
+            except Exception as exc:  # handed to its caller
                 self._conn.execute("ROLLBACK TO op")
                 self._conn.execute("RELEASE op")
                 results.append((future, None, exc))
         try:
             self._conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._conn.execute("ROLLBACK")
-            results = [(f, None, QueueError(str(exc))) for f, _, _ in results]
-        for future, value, error in results:
-            future.get_loop().call_soon_threadsafe(_settle, future, value, error)
+        except sqlite3.Error:
+            self.depth = depth
+            raise
+        return results
 
     async def _do(self, op: Callable[[sqlite3.Connection], T]) -> T:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
 import aiohttp
+import pytest
 
 from dingnotify.relay import Relay
 from dingnotify.testing import Emulator
 
-from .conftest import AUTH, HOOK_TOKEN, alert, eventually, payload
+from .conftest import AUTH, HOOK_SECRET, HOOK_TOKEN, TOKEN, alert, eventually, payload
 
 
 async def _post(http: aiohttp.ClientSession, relay: Relay, path: str, body: Any,
@@ -122,3 +125,44 @@ def _hook_messages(emu: Emulator) -> list[str]:
 async def test_status_unknown_id_is_404(relay: Relay, http: aiohttp.ClientSession) -> None:
     async with http.get(f"{relay.url}/notifications/nope", headers=AUTH) as resp:
         assert resp.status == 404
+
+
+async def test_a_notification_that_cannot_be_sent_ends_failed_with_its_error(
+        relay: Relay, emu: Emulator, http: aiohttp.ClientSession) -> None:
+    message = {"msgtype": "text", "text": {"content": "x"}}
+    status, body = await _post(http, relay, "/notify", {
+        "to": {"userids": ["u000001"]}, "channel": "robot", "message": message})
+    assert status == 202  # the client was built without a robot code
+    view = await eventually(lambda: _ended(http, relay, body["id"]))
+    assert view["status"] == "failed" and "ValidationError" in view["error"]
+    status, body = await _post(http, relay, "/notify", {
+        "to": {"mobiles": ["13900000000"]}, "message": message})
+    view = await eventually(lambda: _ended(http, relay, body["id"]))
+    assert view["status"] == "failed"
+    assert view["outcome"] == {"13900000000": "unknown_mobile"}
+
+
+async def _ended(http: aiohttp.ClientSession, relay: Relay, id_: str) -> Any:
+    view = await _status(http, relay, id_)
+    return view if view["status"] in ("failed", "delivered") else None
+
+
+async def test_no_secret_in_logs_metrics_or_statuses(
+        relay: Relay, emu: Emulator, http: aiohttp.ClientSession,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    emu.webhook_robots.robots[HOOK_TOKEN].secret = "SECwrong-now"  # every send is refused
+    status, body = await _post(http, relay, "/alertmanager", payload(alert("X", team="ops")))
+    assert status == 200
+    view = await eventually(lambda: _errored(http, relay, body["ids"][0]))
+    async with http.get(f"{relay.url}/metrics", headers=AUTH) as resp:
+        metrics = await resp.text()
+    seen = "\n".join([caplog.text, json.dumps(view), metrics])
+    assert "WebhookRejectedError" in view["error"] or "Webhook" in view["error"]
+    for secret in (HOOK_TOKEN, HOOK_SECRET, TOKEN, emu.app.app_secret):
+        assert secret not in seen
+
+
+async def _errored(http: aiohttp.ClientSession, relay: Relay, id_: str) -> Any:
+    view = await _status(http, relay, id_)
+    return view if view["error"] else None
