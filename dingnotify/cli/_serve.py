@@ -19,6 +19,7 @@ from ._display import say
 from ._inputs import InputError
 from ._sdk import (
     DingTalkClient,
+    Governor,
     QueueError,
     Relay,
     RelayConfigError,
@@ -99,15 +100,19 @@ async def _serve(args: argparse.Namespace) -> None:
         raise ConfigError("no agent id: set DINGTALK_AGENT_ID or pass --agent-id")
     coordination = redis_coordination(args.redis) if args.redis else None
     edition = args.edition or os.environ.get("DINGTALK_EDITION") or None
+    quota = quota_for(edition)
+    # Without Redis the governor is built here, so /metrics can show its waits.
+    governor = None if coordination is not None else Governor(quota)
     client = DingTalkClient(
         creds.app_key, creds.app_secret, agent_id=creds.agent_id, base_url=creds.base_url,
         api_base_url=args.api_base_url or os.environ.get("DINGTALK_API_BASE_URL")
         or "https://api.dingtalk.com",
         robot_code=args.robot_code or os.environ.get("DINGTALK_ROBOT_CODE") or None,
-        timeout=args.request_timeout, quota=quota_for(edition), coordination=coordination)
+        timeout=args.request_timeout, quota=governor or quota, coordination=coordination)
     host, port = args.listen
     async with client, Relay(config, client, host=host, port=port,
-                             coordination=coordination, concurrency=args.concurrency) as relay:
+                             coordination=coordination, concurrency=args.concurrency,
+                             governor=governor) as relay:
         say(f"dingnotify serve: listening on {relay.url}", err=True)
         await relay.wait()
 

@@ -14,7 +14,7 @@ HELP = {
     "rejected": ("counter", "Requests answered 4xx or 503."),
     "unrouted_alerts": ("counter", "Alerts no route matched."),
     "digests": ("counter", "Group robot messages that carried more than one notification."),
-    "rate_limit_waits": ("counter", "Times a send waited for a DingTalk rate window."),
+    "rate_limit_waits": ("counter", "Times a group robot's 20 a minute held a digest back."),
 }
 
 
@@ -38,7 +38,7 @@ class Metrics:
             "queue_depth": ("Notifications accepted and not yet sent or failed.", depth),
             "oldest_queued_age_seconds": ("Age of the oldest undelivered notification.",
                                           oldest_age),
-            "rate_limit_wait_seconds": ("Seconds the client's quota governor waited.",
+            "rate_limit_wait_seconds": ("Seconds calls waited for the quota (this process).",
                                         self.wait_seconds()),
         }
         for name, (text, value) in gauges.items():

@@ -8,7 +8,7 @@ from types import TracebackType
 
 from aiohttp import web
 
-from .. import Coordination, DingTalkClient
+from .. import Coordination, DingTalkClient, Governor
 from ..webhook import WebhookRobot
 from ._bell import Bell
 from ._config import RelayConfig
@@ -27,16 +27,20 @@ class Relay:
     ``client`` is used, not closed; the group robots of webhook routes are built here (their
     budget in ``coordination`` when given) and closed on exit. ``webhook_window`` is how
     many messages the relay sends each group robot per how many seconds (19 per 60: one
-    below DingTalk's 20, for another sender's message).
+    below DingTalk's 20, for another sender's message). ``governor``, the one given to the
+    client as ``quota=``, feeds ``/metrics`` the seconds its quota made calls wait.
     """
 
     def __init__(self, config: RelayConfig, client: DingTalkClient, *,
                  host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
                  coordination: Coordination | None = None, concurrency: int = 8,
-                 webhook_window: tuple[int, float] = (PER_MINUTE, 60.0)) -> None:
+                 webhook_window: tuple[int, float] = (PER_MINUTE, 60.0),
+                 governor: Governor | None = None) -> None:
         self.config, self.client = config, client
         self.host, self.port = host, port
         self.metrics = Metrics()
+        if governor is not None:
+            self.metrics.wait_seconds = lambda: governor.waited
         self._coordination = coordination
         self._concurrency = concurrency
         self._webhook_window = webhook_window

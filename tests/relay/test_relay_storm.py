@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from dingnotify import DingTalkClient, Quota
+from dingnotify import DingTalkClient, Governor, Quota
 from dingnotify.relay import Relay, load_config
 from dingnotify.testing import Emulator, Org
 
@@ -33,10 +33,12 @@ async def storm_relay(tmp_path: Path, relay_env: None,
         monkeypatch.setenv("OPS_HOOK_URL", emu.webhook_url(HOOK_TOKEN))
         monkeypatch.setenv("OPS_HOOK_SECRET", HOOK_SECRET)
         config = load_config(write_config(tmp_path))
+        governor = Governor(Quota.standard())
         async with DingTalkClient(emu.app.app_key, emu.app.app_secret,
                                   agent_id=emu.app.agent_id, base_url=emu.url, retry=FAST,
-                                  quota=Quota.standard()) as client, \
-                Relay(config, client, port=0, webhook_window=(2, 2.0)) as relay:
+                                  quota=governor) as client, \
+                Relay(config, client, port=0, webhook_window=(2, 2.0),
+                      governor=governor) as relay:
             yield relay, emu
 
 
@@ -100,3 +102,4 @@ async def test_an_alertmanager_storm_reaches_everyone_with_no_rate_limit_answer(
             re.findall(r"\*\*(Storm\d+x\d+)\*\*", text))
     assert _rate_limit_answers(emu) == []
     assert relay.metrics.counts["failed"] == 0
+    assert relay.metrics.wait_seconds() > 0  # the quota paced the storm, DingTalk did not
