@@ -6,6 +6,8 @@ switching to ``from dingnotify import ...`` is a change to this file alone.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .. import (
     DEFAULT_BASE_URL,
     DEFAULT_RESEND_DELAY,
@@ -14,7 +16,6 @@ from .. import (
     BroadcastEvent,
     BroadcastReport,
     ConnectionFailedError,
-    Coordination,
     CredentialsError,
     DeliveryTimeoutError,
     DingNotifyError,
@@ -39,7 +40,7 @@ from .. import (
     unique_dept_ids,
     unique_userids,
 )
-from ..relay import QueueError, Relay, RelayConfigError, load_config
+from ..relay import QueueError, Relay, RelayConfig, RelayConfigError, load_config
 from ..robot import (
     Robot,
     RobotBroadcastReport,
@@ -62,10 +63,13 @@ from ..webhook import (
 from ..webhook import Markdown as WebhookMarkdown
 from ..webhook import Text as WebhookText
 
+if TYPE_CHECKING:
+    from ..redis import RedisCoordination
+
 EDITIONS = ("standard", "professional", "exclusive")
 
 
-def redis_coordination(url: str) -> Coordination:
+def redis_coordination(url: str) -> RedisCoordination:
     """``--redis URL``: imported only when asked for (``redis`` is an extra)."""
     from ..redis import RedisCoordination
 
@@ -88,7 +92,6 @@ __all__ = [
     "BroadcastEvent",
     "BroadcastReport",
     "ConnectionFailedError",
-    "Coordination",
     "CredentialsError",
     "DeliveryTimeoutError",
     "DingNotifyError",
@@ -101,7 +104,9 @@ __all__ = [
     "PlannedBatch",
     "QueueError",
     "Quota",
+    "RedisCoordination",
     "Relay",
+    "RelayConfig",
     "RelayConfigError",
     "Robot",
     "RobotBroadcastReport",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 from functools import partial
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 
@@ -29,6 +29,9 @@ from ._sdk import (
     redis_coordination,
 )
 from ._signals import Terminated, until_terminated
+
+if TYPE_CHECKING:
+    from ._sdk import RedisCoordination, RelayConfig
 
 EXIT_CODES = """\
 exit codes:
@@ -70,15 +73,31 @@ def add_serve_parser(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--api-base-url", help="new-generation API root for robot routes "
                    "(env DINGTALK_API_BASE_URL)")
     p.add_argument("--robot-code", help="the robot of robot routes (env DINGTALK_ROBOT_CODE)")
-    p.add_argument("--agent-id", type=int, metavar="ID",
+    p.add_argument("--agent-id", type=_whole, metavar="ID",
                    help="the app's agent id (env DINGTALK_AGENT_ID)")
     p.add_argument("--edition", choices=("standard", "professional", "exclusive"),
                    help="the call quota of your DingTalk edition (env DINGTALK_EDITION; "
                         "default standard)")
-    p.add_argument("--request-timeout", type=float, default=10.0, metavar="S",
+    p.add_argument("--request-timeout", type=_positive, default=10.0, metavar="S",
                    help="timeout of each HTTP request to DingTalk in seconds (default 10)")
-    p.add_argument("--concurrency", type=int, default=8, metavar="N",
+    p.add_argument("--concurrency", type=_whole, default=8, metavar="N",
                    help="notifications sent at once (default 8)")
+
+
+def _whole(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def _listen(text: str) -> tuple[str, int]:
@@ -109,6 +128,15 @@ async def _serve(args: argparse.Namespace) -> None:
         or "https://api.dingtalk.com",
         robot_code=args.robot_code or os.environ.get("DINGTALK_ROBOT_CODE") or None,
         timeout=args.request_timeout, quota=governor or quota, coordination=coordination)
+    try:
+        await _run(client, config, args, coordination, governor)
+    finally:
+        if coordination is not None:
+            await coordination.aclose()
+
+
+async def _run(client: DingTalkClient, config: RelayConfig, args: argparse.Namespace,
+               coordination: RedisCoordination | None, governor: Governor | None) -> None:
     host, port = args.listen
     async with client, Relay(config, client, host=host, port=port,
                              coordination=coordination, concurrency=args.concurrency,

@@ -73,9 +73,9 @@ class Deliverer:
                 await self._idle()
 
     async def _idle(self) -> None:
-        if time.monotonic() >= self._purge_at:  # idempotency keys past their 24 hours
+        if time.monotonic() >= self._purge_at:  # expired keys, week-old notifications
             self._purge_at = time.monotonic() + PURGE_EVERY
-            await self.queue.purge_keys()
+            await self.queue.purge()
         await self.bell.wait(self.poll)
 
     async def _one(self, row: Row, tg: anyio.abc.TaskGroup) -> None:

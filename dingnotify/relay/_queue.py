@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 Op = Callable[[sqlite3.Connection], Any]
 ACTIVE = ("queued", "sending")
+KEEP_SECONDS = 7 * 86_400  # how long /notifications/{id} answers after the end
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS notifications (
@@ -264,9 +265,15 @@ class Queue:
             "SELECT DISTINCT route FROM notifications WHERE status='queued' AND "
             "channel='webhook'")})
 
-    async def purge_keys(self) -> None:
-        await self._do(lambda conn: conn.execute(
-            "DELETE FROM idempotency WHERE expires<=?", (time.time(),)))
+    async def purge(self, keep: float = KEEP_SECONDS) -> None:
+        """Forget expired idempotency keys, and notifications that ended ``keep`` s ago."""
+        def op(conn: sqlite3.Connection) -> None:
+            now = time.time()
+            conn.execute("DELETE FROM idempotency WHERE expires<=?", (now,))
+            conn.execute("DELETE FROM notifications WHERE status IN ('sent','delivered',"
+                         "'failed') AND updated<?", (now - keep,))
+
+        await self._do(op)
 
 
 def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:

@@ -323,3 +323,15 @@ async def test_metrics_and_healthz(server: tuple[str, Queue]) -> None:
     assert TOKEN not in text
     status, text, _ = await _req(url, "/healthz")
     assert status == 200 and json.loads(text)["status"] == "ok"
+
+
+async def test_purge_forgets_ended_notifications_and_expired_keys_only(tmp_path: Path) -> None:
+    q = await Queue.open(tmp_path / "q.sqlite", limit=10)
+    (done,), _ = await q.add([ITEM], key="old", ttl=-1)
+    (waiting,), _ = await q.add([ITEM])
+    await q.update([done], "delivered")
+    await q.purge(keep=-1)
+    assert await q.get(done) is None
+    assert (await q.get(waiting) or {}).get("status") == "queued"
+    assert (await q.add([ITEM], key="old"))[1] is True  # the key was forgotten
+    await q.close()
