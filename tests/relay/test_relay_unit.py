@@ -335,3 +335,22 @@ async def test_purge_forgets_ended_notifications_and_expired_keys_only(tmp_path:
     assert (await q.get(waiting) or {}).get("status") == "queued"
     assert (await q.add([ITEM], key="old"))[1] is True  # the key was forgotten
     await q.close()
+
+
+def test_a_route_template_reads_the_payload_with_its_own_alerts(
+        tmp_path: Path, relay_env: None) -> None:
+    (tmp_path / "alert.md").write_text(
+        "## {{ status }} {{ commonLabels.team }}\n"
+        "{% for a in alerts %}- {{ a.labels.alertname }}: {{ a.annotations.summary }}\n"
+        "{% endfor %}")
+    config = load_config(write_config(tmp_path, '[relay]\ntoken_env = "RELAY_TOKEN"\n'
+                                      '[[route]]\nname = "db"\ntemplate = "alert.md"\n'
+                                      'match = { team = "db" }\n'
+                                      'work_notice = { userids = ["u1"] }\n'
+                                      '[[route]]\nname = "rest"\nrobot = { userids = ["u2"] }\n'))
+    body = payload(alert("A", team="db"), alert("B", team="web"))
+    body["commonLabels"] = {"team": "db"}
+    db, rest = items_for(config, body)
+    assert db.messages == [{"msgtype": "markdown", "markdown": {
+        "title": "firing db", "text": "## firing db\n- A: A summary\n"}}]
+    assert rest.channel == "robot" and "**B**" in rest.messages[0]["markdown"]["text"]
