@@ -117,6 +117,10 @@ async def _serve(args: argparse.Namespace) -> None:
     creds = load_credentials(args.config, base_url=args.base_url, agent_id=args.agent_id)
     if creds.agent_id is None:
         raise ConfigError("no agent id: set DINGTALK_AGENT_ID or pass --agent-id")
+    robot_code = args.robot_code or os.environ.get("DINGTALK_ROBOT_CODE") or None
+    if robot_code is None and any(r.channel == "robot" for r in config.routes):
+        raise InputError("robot routes need a robot: pass --robot-code or set "
+                         "DINGTALK_ROBOT_CODE")
     coordination = redis_coordination(args.redis) if args.redis else None
     edition = args.edition or os.environ.get("DINGTALK_EDITION") or None
     quota = quota_for(edition)
@@ -126,7 +130,7 @@ async def _serve(args: argparse.Namespace) -> None:
         creds.app_key, creds.app_secret, agent_id=creds.agent_id, base_url=creds.base_url,
         api_base_url=args.api_base_url or os.environ.get("DINGTALK_API_BASE_URL")
         or "https://api.dingtalk.com",
-        robot_code=args.robot_code or os.environ.get("DINGTALK_ROBOT_CODE") or None,
+        robot_code=robot_code,
         timeout=args.request_timeout, quota=governor or quota, coordination=coordination)
     try:
         await _run(client, config, args, coordination, governor)

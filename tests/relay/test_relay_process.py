@@ -142,6 +142,8 @@ def test_serve_help_documents_every_option_and_the_exit_codes() -> None:
     ('[relay]\ntoken_env = "NOPE_UNSET"\n', 2, "NOPE_UNSET is not set"),
     ('[relay]\ntoken_env = "RELAY_TOKEN"\n[[route]]\nname = "x"\n', 2, "exactly one of"),
     ('[relay]\ntoken_env = "RELAY_TOKEN"\nqueue = "no/such/dir/q.sqlite"\n', 2, "queue"),
+    ('[relay]\ntoken_env = "RELAY_TOKEN"\n[[route]]\nname = "x"\nrobot = { userids = ["a"] }\n',
+     2, "--robot-code"),
 ])
 def test_bad_config_is_one_line_and_a_documented_exit_code(
         tmp_path: Path, config: str, code: int, message: str) -> None:
