@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tomllib
 from functools import partial
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -49,7 +50,9 @@ relay.toml:
   [[route]] name, match = {label = "value"}, one of work_notice = {userids, dept_ids,
             mobiles} | robot = {userids} | webhook = {url_env, secret_env}, template
   [templates] name = "file.md"   (for POST /notify {"template": name, "data": {...}})
-  [dingtalk] app_key, app_secret, agent_id, base_url   (as every command's config)
+  [dingtalk] app_key, app_secret, agent_id, base_url   (as in every command's config
+            file, which is read instead when relay.toml has no [dingtalk] table)
+  File names (queue, templates) are relative to relay.toml's directory.
 endpoints: POST /alertmanager, POST /notify, GET /notifications/{id}, GET /healthz,
   GET /metrics; every request needs Authorization: Bearer <token>."""
 
@@ -112,9 +115,16 @@ def _one_line_error(message: str) -> NoReturn:
     raise SystemExit(codes.USAGE)
 
 
+def _credentials_file(relay_toml: str) -> str | None:
+    """relay.toml when it has a ``[dingtalk]`` table, else every command's config file."""
+    with open(relay_toml, "rb") as file:  # load_config read it already: it is valid TOML
+        return relay_toml if "dingtalk" in tomllib.load(file) else None
+
+
 async def _serve(args: argparse.Namespace) -> None:
     config = load_config(args.config)
-    creds = load_credentials(args.config, base_url=args.base_url, agent_id=args.agent_id)
+    creds = load_credentials(_credentials_file(args.config), base_url=args.base_url,
+                             agent_id=args.agent_id)
     if creds.agent_id is None:
         raise ConfigError("no agent id: set DINGTALK_AGENT_ID or pass --agent-id")
     robot_code = args.robot_code or os.environ.get("DINGTALK_ROBOT_CODE") or None

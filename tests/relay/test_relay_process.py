@@ -165,6 +165,17 @@ def test_missing_credentials_exit_3_and_bad_listen_exit_2(tmp_path: Path) -> Non
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_credentials_come_from_relay_toml_or_the_usual_config_file(tmp_path: Path) -> None:
+    (tmp_path / "relay.toml").write_text(CONFIG + '[dingtalk]\napp_key = "k"\n')
+    (tmp_path / "usual.toml").write_text('[dingtalk]\napp_key = "k"\napp_secret = "s"\n')
+    env = _env(None, DINGNOTIFY_CONFIG=str(tmp_path / "usual.toml"))
+    result = run_cli(["serve", "--config", str(tmp_path / "relay.toml")], env, timeout=30)
+    assert result.returncode == 3 and "relay.toml" in result.stderr  # its [dingtalk] wins
+    (tmp_path / "relay.toml").write_text(CONFIG)
+    result = run_cli(["serve", "--config", str(tmp_path / "relay.toml")], env, timeout=30)
+    assert result.returncode == 3 and "agent id" in result.stderr  # usual.toml's key was read
+
+
 def test_an_address_in_use_exits_5(tmp_path: Path) -> None:
     (tmp_path / "relay.toml").write_text(CONFIG)
     env = _env(None, DINGTALK_APP_KEY="k", DINGTALK_APP_SECRET="s", DINGTALK_AGENT_ID="1")
