@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -354,3 +355,39 @@ def test_a_route_template_reads_the_payload_with_its_own_alerts(
     assert db.messages == [{"msgtype": "markdown", "markdown": {
         "title": "firing db", "text": "## firing db\n- A: A summary\n"}}]
     assert rest.channel == "robot" and "**B**" in rest.messages[0]["markdown"]["text"]
+
+
+def _storm(n: int) -> dict[str, Any]:
+    return payload(*(alert(f"A{i}", instance=f"h{i}") for i in range(n)))
+
+
+def test_a_storm_group_becomes_a_digest_within_a_work_notice_budget() -> None:
+    from dingnotify.relay._alertmanager import MAX_WORK_NOTICE_PARTS, _built_in
+
+    parts = _built_in("work_notice", _storm(1000), _storm(1000)["alerts"])
+    assert len(parts) <= MAX_WORK_NOTICE_PARTS
+    for part in parts:
+        encode_msg(message_from_dict(part))  # each within 2,048 bytes
+    text = "".join(p["markdown"]["text"] for p in parts)
+    listed = len(re.findall(r"- \*\*A\d+\*\* h\d+: A\d+ summary", text))
+    [rest] = re.findall(r"\.\.\. and (\d+) more alerts: \[Alertmanager\]\(http://am:9093\)",
+                        text)
+    assert listed + int(rest) == 1000 and listed > 20
+    assert parts[0]["markdown"]["title"] == "[FIRING:1000] A0, A1, A2 +997"
+
+
+def test_a_mid_sized_group_is_listed_whole_one_line_each() -> None:
+    from dingnotify.relay._alertmanager import _built_in
+
+    parts = _built_in("work_notice", _storm(150), _storm(150)["alerts"])
+    text = "".join(p["markdown"]["text"] for p in parts)
+    assert "more alerts" not in text and "A0 details" not in text
+    assert all(f"**A{i}** h{i}: A{i} summary" in text for i in range(150))
+
+
+def test_a_storm_group_for_a_group_robot_is_one_message() -> None:
+    from dingnotify.relay._alertmanager import MAX_ROBOT_BYTES, _built_in
+
+    [message] = _built_in("webhook", _storm(5000), _storm(5000)["alerts"])
+    assert len(message["markdown"]["text"].encode()) <= MAX_ROBOT_BYTES
+    assert "more alerts" in message["markdown"]["text"]
