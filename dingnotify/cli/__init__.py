@@ -93,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return codes.USAGE
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        from ._serve import run_serve
+
+        return run_serve(args)
     try:
         return anyio.run(until_terminated, partial(_dispatch, args))
     except BaseException as caught:

@@ -10,6 +10,7 @@ from typing import NoReturn
 from . import _exitcodes as codes
 from ._config import ENV_DOC
 from ._sdk import DEFAULT_RESEND_DELAY, DEFAULT_RESEND_ROUNDS, EDITIONS, __version__
+from ._serve import add_serve_parser
 from ._webhook import add_webhook_parser
 
 DESCRIPTION = "Bulk broadcasts, single sends, task queries and the DingTalk emulator."
@@ -202,6 +203,7 @@ def build_parser() -> Parser:
 
     add_card_parser(sub)
     add_webhook_parser(sub)
+    add_serve_parser(sub)
     sub.add_parser("emulator", help="serve the DingTalk emulator (see emulator --help)",
                    add_help=False)
     return parser

@@ -6,6 +6,8 @@ switching to ``from dingnotify import ...`` is a change to this file alone.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .. import (
     DEFAULT_BASE_URL,
     DEFAULT_RESEND_DELAY,
@@ -18,6 +20,7 @@ from .. import (
     DeliveryTimeoutError,
     DingNotifyError,
     DingTalkClient,
+    Governor,
     InvalidArgumentError,
     Markdown,
     Message,
@@ -38,6 +41,7 @@ from .. import (
     unique_userids,
 )
 from ..cards import SPACES_PER_CARD, CardBroadcastReport, card_param_map
+from ..relay import QueueError, Relay, RelayConfig, RelayConfigError, load_config
 from ..robot import (
     Robot,
     RobotBroadcastReport,
@@ -61,7 +65,17 @@ from ..webhook import Markdown as WebhookMarkdown
 from ..webhook import Text as WebhookText
 from ..work_notice import SEND_API, WorkNotice
 
+if TYPE_CHECKING:
+    from ..redis import RedisCoordination
+
 EDITIONS = ("standard", "professional", "exclusive")
+
+
+def redis_coordination(url: str) -> RedisCoordination:
+    """``--redis URL``: imported only when asked for (``redis`` is an extra)."""
+    from ..redis import RedisCoordination
+
+    return RedisCoordination.from_url(url)
 
 
 def quota_for(edition: str | None) -> Quota:
@@ -87,12 +101,18 @@ __all__ = [
     "DeliveryTimeoutError",
     "DingNotifyError",
     "DingTalkClient",
+    "Governor",
     "InvalidArgumentError",
     "Markdown",
     "Message",
     "NotFoundError",
     "PlannedBatch",
+    "QueueError",
     "Quota",
+    "RedisCoordination",
+    "Relay",
+    "RelayConfig",
+    "RelayConfigError",
     "Robot",
     "RobotBroadcastReport",
     "RobotMessage",
@@ -119,9 +139,11 @@ __all__ = [
     "check_userid",
     "encode_msg",
     "encode_msg_param",
+    "load_config",
     "message_from_dict",
     "plan_batches",
     "quota_for",
+    "redis_coordination",
     "unique_dept_ids",
     "unique_userids",
 ]

@@ -7,6 +7,7 @@
                import core, families and engines; another channel only by its public name
     testing/   the emulator: an independent reading of the wire, imports nothing of the client
     cli/       public names only, through one shim (test_layering.py)
+    relay/     public names only
 """
 
 from __future__ import annotations
@@ -149,4 +150,15 @@ def test_stream_uses_core_families_and_public_channel_names() -> None:
             if layer not in {"core", "families", "channels"} or (
                     layer == "channels" and any(p.startswith("_") for p in target[2:])):
                 found.append(f"{path.relative_to(ROOT)}:{line} imports {'.'.join(target)}")
+    assert found == []
+
+
+def test_the_relay_uses_public_names_only() -> None:
+    """``relay/`` is a surface over the public SDK, like the command line."""
+    found = []
+    for path in sorted((ROOT / "relay").rglob("*.py")):
+        for line, target in imports(path):
+            if target[:2] != ("dingnotify", "relay") and any(
+                    part.startswith("_") for part in target[1:]):
+                found.append(f"relay/{path.name}:{line} imports {'.'.join(target)}")
     assert found == []
