@@ -41,8 +41,8 @@ async def send_work_notice(client: DingTalkClient, target: dict[str, Any],
     task_ids: list[int] = []
     for wire in messages:
         message = message_from_dict(wire)
-        # TODO(priorities): priority="interactive" here and "bulk" for the broadcast below,
-        # once the public send/broadcast methods take priority=.
+        # An alert for a few people is interactive (served before bulk work sharing the
+        # app); a fan-out too large for one call is bulk: the methods' own defaults.
         if len(userids) <= quota.userids_per_call and len(depts) <= quota.dept_ids_per_call:
             task_ids.append(await client.work_notice.send(message, userids=userids,
                                                           dept_ids=depts))
