@@ -74,7 +74,7 @@ def default_config_path() -> Path:
     return Path(base).expanduser() / "dingnotify" / "config.toml"
 
 
-def _read_config(path: Path) -> dict[str, str]:
+def _read_config(path: Path, others: tuple[str, ...] = ()) -> dict[str, str]:
     try:
         data = tomllib.loads(path.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
@@ -82,7 +82,7 @@ def _read_config(path: Path) -> dict[str, str]:
     section = data.get("dingtalk", {})
     if not isinstance(section, dict):
         raise ConfigFileError(f"{path}: [dingtalk] must be a table of settings")
-    unknown = [f"[{k}]" for k in data if k != "dingtalk"]
+    unknown = [f"[{k}]" for k in data if k != "dingtalk" and k not in others]
     unknown += [k for k in section if k not in SETTINGS]
     if unknown:
         raise ConfigFileError(f"{path}: unknown setting(s) {', '.join(unknown)}; "
@@ -108,11 +108,13 @@ def _warn_if_readable(path: Path, held: str) -> None:
             f"(mode {mode:03o}); run chmod 600 {path}", err=True)
 
 
-def load_settings(config: str | None = None) -> tuple[Path, dict[str, str]]:
-    """The config file's path and every setting: the environment's over the file's."""
+def load_settings(config: str | None = None, *, others: tuple[str, ...] = ()
+                  ) -> tuple[Path, dict[str, str]]:
+    """The config file's path and every setting: the environment's over the file's.
+    ``others`` are tables another reader of the same file owns (the relay's)."""
     path = Path(config or os.environ.get(ENV_CONFIG) or default_config_path()).expanduser()
     if path.is_file():
-        values = _read_config(path)
+        values = _read_config(path, others)
     elif config:
         raise ConfigFileError(f"config file {config} does not exist")
     else:
@@ -124,10 +126,11 @@ def load_settings(config: str | None = None) -> tuple[Path, dict[str, str]]:
 
 
 def load_credentials(
-    config: str | None = None, *, base_url: str | None = None, agent_id: int | None = None
+    config: str | None = None, *, base_url: str | None = None, agent_id: int | None = None,
+    others: tuple[str, ...] = (),
 ) -> Credentials:
     """Environment wins over the config file; flags win over both."""
-    path, values = load_settings(config)
+    path, values = load_settings(config, others=others)
     app_key, app_secret = values.get("app_key"), values.get("app_secret")
     if not (app_key and app_secret):
         raise ConfigError(

@@ -115,6 +115,10 @@ def _one_line_error(message: str) -> NoReturn:
     raise SystemExit(codes.USAGE)
 
 
+RELAY_TABLES = ("relay", "route")
+"""relay.toml's own tables: the credentials reader leaves them to ``load_config``."""
+
+
 def _credentials_file(relay_toml: str) -> str | None:
     """relay.toml when it has a ``[dingtalk]`` table, else every command's config file."""
     with open(relay_toml, "rb") as file:  # load_config read it already: it is valid TOML
@@ -124,7 +128,7 @@ def _credentials_file(relay_toml: str) -> str | None:
 async def _serve(args: argparse.Namespace) -> None:
     config = load_config(args.config)
     creds = load_credentials(_credentials_file(args.config), base_url=args.base_url,
-                             agent_id=args.agent_id)
+                             agent_id=args.agent_id, others=RELAY_TABLES)
     if creds.agent_id is None:
         raise ConfigError("no agent id: set DINGTALK_AGENT_ID or pass --agent-id")
     robot_code = args.robot_code or os.environ.get("DINGTALK_ROBOT_CODE") or None

@@ -17,7 +17,7 @@ from ._messages import WORK_NOTICE_BYTES, RequestError, markdown, split_markdown
 from ._queue import Item
 from ._template import TemplateError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("dingnotify.relay")
 
 DEDUP_SECONDS = 600.0  # Alertmanager's own retries and HA peers; shorter than repeat_interval
 # A storm must not spend a person's 500 work notices a day, nor a group robot's minute.

@@ -22,7 +22,7 @@ from ._digest import PER_MINUTE, Pacer, digest, pack
 from ._metrics import Metrics
 from ._queue import Queue, Row
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("dingnotify.relay")
 MAX_ATTEMPTS = 8
 WAIT_TIMEOUT = 600.0
 DIGEST_CLAIM = 500

@@ -23,7 +23,7 @@ from ._notify import ForbiddenError, parse_notify
 from ._queue import Item, Queue, QueueError, QueueFullError
 from ._template import TemplateError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("dingnotify.relay")
 RETRY_AFTER = "30"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

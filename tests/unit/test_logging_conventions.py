@@ -17,8 +17,8 @@ from dingnotify import Text
 from tests.conftest import APP_SECRET, SEND, TOKEN, Scripted, client_with, ok
 
 PACKAGE = Path(dingnotify.__file__).parent
-LOGGERS = {"dingnotify", "dingnotify.broadcast", "dingnotify.redis", "dingnotify.testing",
-           "dingnotify.webhook"}
+LOGGERS = {"dingnotify", "dingnotify.broadcast", "dingnotify.cards", "dingnotify.redis",
+           "dingnotify.relay", "dingnotify.stream", "dingnotify.testing", "dingnotify.webhook"}
 
 
 def _logger_names_in_source() -> dict[str, set[str]]:

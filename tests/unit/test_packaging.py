@@ -63,7 +63,7 @@ def test_the_floors_file_pins_every_declared_floor() -> None:
 
 
 def test_tools_are_groups_not_published_extras() -> None:
-    assert set(PROJECT["optional-dependencies"]) == {"cli", "redis", "testing"}
+    assert set(PROJECT["optional-dependencies"]) == {"cli", "redis", "relay", "testing"}
     groups = PYPROJECT["dependency-groups"]
     dev = {item["include-group"] for item in groups["dev"] if isinstance(item, dict)}
     assert "bench" not in dev and {"test", "lint", "docs", "build"} <= dev
