@@ -161,7 +161,7 @@ class RedisCoordination:
         this loop's connection pool (the client never does: it only uses this object)."""
         for governor in self._governors:
             await governor.aclose()
-        await self.client.aclose()
+        await self._clients.aclose()
 
     async def __aenter__(self) -> RedisCoordination:
         return self

@@ -60,7 +60,7 @@ from .._quota import (
     span_of,
 )
 from ._clients import LoopClients
-from ._health import Health, Unavailable
+from ._health import Health, Unavailable, cancelling
 from ._ledger import Entry, Ledger
 from ._scripts import COMPLETE, PENALIZE, RESERVE, RESTORE
 
@@ -74,6 +74,9 @@ INFLIGHT_TTL = 30.0
 # How often a process with grants less than a minute old checks that the epoch it saw
 # is still there, and how long a fresh epoch that replaced a lost one stays closed.
 CHECK_INTERVAL = 0.5
+# The longest delay a grant may carry: one round trip instead of a wait and a second ask
+# (see ``_scripts.RESERVE``); less than any window's span, so no call in flight decides it.
+HORIZON = 0.5
 # Bulk reservations of one process in flight at once (interactive ones never wait for one).
 MAX_ASKING = 16
 COMPLETION_BATCH = 500
@@ -89,6 +92,9 @@ def local_share(quota: Quota, processes: int) -> Quota:
         recipients_per_minute=max(quota.userids_per_call,
                                   quota.recipients_per_minute // processes),
     )
+
+
+_Answer = tuple[Entry, float] | float | None
 
 
 class _Line:
@@ -181,6 +187,7 @@ class RedisGovernor:
         self._epoch = ""
         self._seeded = -1  # the outage whose fallback was seeded
         self._state_of: _LoopState | None = None
+        self._clients.exit_hooks.append(self._drain)
         self.waited = 0.0
 
     def limit(self, api: str, calls: int, per_seconds: float) -> None:
@@ -222,24 +229,40 @@ class RedisGovernor:
             while True:
                 if priority == "bulk":
                     await self._bounded(line.clear(), deadline)
-                answer = await self._ask(state, api, recipients, priority)
+                horizon = HORIZON if deadline is None else min(
+                    HORIZON, deadline - self._clock())
+                answer = await self._ask(state, api, recipients, priority, horizon)
                 if answer is None:
                     return await self._fallback(api, recipients, priority, deadline)
-                if isinstance(answer, Entry):
-                    return _Completion(self, answer)
+                if isinstance(answer, tuple):
+                    return await self._delayed(*answer)
                 if deadline is not None and self._clock() + answer > deadline:
                     raise _too_late()
                 if priority == "interactive" and not waiting:
                     line.interactive += 1
                     waiting = True
-                self.waited += answer
-                await self._sleep(answer)
+                pause = max(answer - horizon / 2, min(answer, 0.001))
+                self.waited += pause
+                await self._sleep(pause)
         finally:
             if waiting:
                 line.leave()
             line.users -= 1
             if not line.users:
                 state.lines.pop(api, None)
+
+    async def _delayed(self, entry: Entry, delay: float) -> Slot:
+        """The slot of a grant that goes out after ``delay`` seconds (a cancelled caller
+        never sends: its slot is done at once)."""
+        slot = _Completion(self, entry)
+        if delay > 0:
+            self.waited += delay
+            try:
+                await self._sleep(delay)
+            except BaseException:
+                slot.done()
+                raise
+        return slot
 
     async def _bounded(self, waiting: Any, deadline: float | None) -> None:
         if deadline is None:
@@ -250,35 +273,36 @@ class RedisGovernor:
         except TimeoutError:
             raise _too_late() from None
 
-    async def _ask(self, state: _LoopState, api: str, recipients: int,
-                   priority: Priority) -> Entry | float | None:
+    async def _ask(self, state: _LoopState, api: str, recipients: int, priority: Priority,
+                   horizon: float) -> _Answer:
         if priority == "interactive":
-            return await self._reserved(api, recipients, priority)
+            return await self._reserved(api, recipients, priority, horizon)
         async with state.asking:
-            return await self._reserved(api, recipients, priority)
+            return await self._reserved(api, recipients, priority, horizon)
 
     async def reserve(self, api: str, recipients: int = 0,
                       priority: Priority = "interactive") -> float | None:
         """Ask Redis once: 0 (granted, and counted as answered at once), seconds to wait,
         or ``None`` when Redis is unavailable."""
-        answer = await self._reserved(api, recipients, priority)
-        if isinstance(answer, Entry):
-            self._answered(answer)
+        answer = await self._reserved(api, recipients, priority, 0.0)
+        if isinstance(answer, tuple):
+            self._answered(answer[0])
             return 0.0
         return answer
 
-    async def _reserved(self, api: str, recipients: int,
-                        priority: Priority) -> Entry | float | None:
-        """One reservation: the granted call (in flight), seconds to wait, or None."""
+    async def _reserved(self, api: str, recipients: int, priority: Priority,
+                        horizon: float) -> _Answer:
+        """One reservation: the granted call (in flight) and the seconds before it may go
+        out, seconds to wait before asking again, or None when Redis is unavailable."""
         limits, gap = self._own.get(api, (self._limits, self._gap))
         allowed = [self.quota.allowed(int(limit), priority) for limit in limits[:3]]
         member = f"{self._member}{next(self._serial)}"
         keys = self._keys(api)
         for _ in range(3):
             args = [*allowed, *limits[3:], recipients, member, gap, self._ttl, self._epoch,
-                    secrets.token_hex(8)]
+                    secrets.token_hex(8), max(0.0, horizon)]
             try:
-                code, total, epoch = await self._run(self._reserve, keys, args)
+                code, total, epoch, delay = await self._run(self._reserve, keys, args)
                 if int(code) >= 0:
                     break
                 await self._put_back()
@@ -292,7 +316,7 @@ class RedisGovernor:
             return int(code) / 1e6
         entry = self._ledger.grant(member, api, recipients, int(total))
         self._watch()
-        return entry
+        return entry, int(delay) / 1e6
 
     async def _fallback(self, api: str, recipients: int, priority: Priority,
                         deadline: float | None) -> Slot:
@@ -330,8 +354,24 @@ class RedisGovernor:
             for entry in batch:
                 keys += self._keys(entry.api)[:3]
                 args += [entry.member, entry.weight, f"{now - (entry.answered or now):.6f}"]
-            with contextlib.suppress(Unavailable, DingNotifyError):  # then their TTL frees them
+            try:
                 await self._run(self._complete, keys, args)
+            except BaseException as exc:
+                if cancelling():  # the loop is closing: ``_drain`` sends them
+                    state.completions[:0] = batch
+                    raise asyncio.CancelledError from None
+                if not isinstance(exc, Unavailable | DingNotifyError):
+                    raise
+                # else Redis is away: their TTL frees them
+
+    async def _drain(self) -> None:
+        """On the way out of an event loop: send the completions still queued."""
+        state = self._state_of
+        if state is None or state.loop is not asyncio.get_running_loop():
+            return
+        if state.flusher is not None and not state.flusher.done():
+            await asyncio.wait([state.flusher])  # cancelled: it puts its batch back
+        await self._flush(state)
 
     def _watch(self) -> None:
         state = self._state()

@@ -19,6 +19,7 @@ and reservations overlap so its latency costs no throughput. A frozen server cos
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import time
@@ -48,6 +49,12 @@ class Unavailable(Exception):
 class RedisConfigurationError(DingNotifyError):
     """Redis refused our credentials, or its host name does not resolve: a mistake in the
     coordination's settings, not an outage (the message never holds the password)."""
+
+
+def cancelling() -> bool:
+    """Whether the running task is being cancelled (its loop may be closing)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def misconfigured(exc: BaseException, reached: bool) -> str | None:
@@ -88,7 +95,8 @@ class Health:
             mistake = misconfigured(exc, self.reached)
             if mistake is not None:
                 raise RedisConfigurationError(mistake) from None
-            self._failed(exc)
+            if not cancelling():  # a loop shutting down closed it: not an outage
+                self._failed(exc)
             raise Unavailable(str(exc)) from exc
         self.reached = True
         if self.down:

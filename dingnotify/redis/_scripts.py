@@ -69,19 +69,26 @@ end
 #       reduced for a bulk call), 4 second span, 5 minute span, 6 recipients of this call,
 #       7 a unique member, 8 the least gap between two calls of the API (a second's calls
 #       spread over half a second), 9 the in-flight TTL, 10 the epoch this process has seen
-#       ('' if none), 11 a new epoch id in case the namespace has none.
-# Returns {0, total, epoch} when granted (and recorded as in flight), {microseconds to
-# wait, total, epoch} when not, and {-1, 0, epoch or ''} when the epoch this process has
-# seen is gone: it must put back what it sent before it reserves again.
+#       ('' if none), 11 a new epoch id in case the namespace has none, 12 the horizon:
+#       the longest delay a grant may carry (less than any window's span).
+# Returns {0, total, epoch, delay} when granted (recorded as in flight from now; the call
+# goes out after ``delay`` microseconds), {microseconds to wait, total, epoch, 0} when not,
+# and {-1, 0, epoch or '', 0} when the epoch this process has seen is gone: it must put
+# back what it sent before it reserves again.
+#
+# A delayed grant is one round trip instead of a wait and a second ask. It is exact: a
+# wait within the horizon is set by completed calls (their expiry is known) or by a
+# closure, never by a call in flight (which holds its slot at least a span), and the new
+# member counts from now, earlier than the call can arrive.
 RESERVE = WINDOWS + """
 local epoch = redis.call('GET', KEYS[7])
 local seen = ARGV[10]
 if not epoch then
-  if seen ~= '' then return {-1, 0, ''} end
+  if seen ~= '' then return {-1, 0, '', 0} end
   epoch = ARGV[11]  -- first use of the namespace, or a process that never saw one
   redis.call('SET', KEYS[7], epoch)
 elseif seen ~= '' and epoch ~= seen then
-  return {-1, 0, epoch}
+  return {-1, 0, epoch, 0}
 end
 local second_span, minute_span = tonumber(ARGV[4]), tonumber(ARGV[5])
 local weight, member, ttl = tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[9])
@@ -102,21 +109,23 @@ if weight > 0 then
 else
   total = tonumber(redis.call('GET', KEYS[6]) or '0')
 end
-if wait > 0 then return {math.ceil(wait * 1000000), total, epoch} end
+if wait > tonumber(ARGV[12]) then return {math.ceil(wait * 1000000), total, epoch, 0} end
 
-local deadline = now + ttl
+local start = now + math.max(0, wait)
+local deadline = start + ttl
 redis.call('ZADD', KEYS[1], deadline, member)
 keep(KEYS[1], second_span, ttl)
 redis.call('ZADD', KEYS[2], deadline, member)
 keep(KEYS[2], minute_span, ttl)
-redis.call('SET', KEYS[8], string.format('%.6f', now), 'PX', math.ceil(second_span * 1000) + 1000)
+redis.call('SET', KEYS[8], string.format('%.6f', start), 'PX',
+           math.ceil(second_span * 1000) + 2000)
 if weight > 0 then
   redis.call('ZADD', KEYS[3], deadline, member .. ':' .. weight)
   keep(KEYS[3], minute_span, ttl)
   total = redis.call('INCRBY', KEYS[6], weight)
   keep(KEYS[6], minute_span, ttl)
 end
-return {0, total, epoch}
+return {0, total, epoch, math.ceil(math.max(0, wait) * 1000000)}
 """
 
 # KEYS: per completion, its second, minute and recipients windows.
