@@ -21,7 +21,7 @@ from ._constants import (
     FLOW_CONTROL_CODES,
     TOKEN_REFRESH_MARGIN,
 )
-from ._coordination import Coordination, QuotaGovernor
+from ._coordination import Coordination, Priority, QuotaGovernor
 from ._errors import ValidationError
 from ._http import ClientLifecycle, HttpCore
 from ._options import ConnectorKeywords, ConnectorOptions
@@ -145,6 +145,12 @@ class DingTalkClient(ClientLifecycle):
         self.robot = Robot(v1_caller, robot_code)
 
     @property
+    def governor(self) -> QuotaGovernor | None:
+        """The governor every call of this client takes its slot from (``None`` without a
+        quota): to seed it, e.g. with a resumed journal's recent acknowledgements."""
+        return self._api.governor
+
+    @property
     def retry(self) -> RetryPolicy:
         """The default retry policy of every call."""
         return self._http.retry
@@ -168,12 +174,14 @@ class DingTalkClient(ClientLifecycle):
         params: Mapping[str, str] | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        priority: Priority = "interactive",
     ) -> dict[str, Any]:
         """Call any oapi endpoint with this client's token, quota, retries and redaction.
 
         ``json`` is sent as the body (``POST`` unless ``method`` says otherwise); the
         decoded answer comes back as a dict once its ``errcode`` is 0, else the typed error
-        is raised. ``access_token`` is added to the query for you.
+        is raised. ``access_token`` is added to the query for you. ``priority``: who waits
+        for the answer (``"bulk"`` for a script's loop, leaving the reserve to people).
         """
         if not isinstance(path, str) or not path.startswith("/") or "?" in path:
             raise ValidationError("path must start with '/' and carry no query: use params=")
@@ -184,7 +192,7 @@ class DingTalkClient(ClientLifecycle):
             raise ValidationError("access_token is added by the client")
         body = None if json is None else msgspec.json.encode(json)
         answer = await self._api.send(verb, path, DictAnswer, body=body, query=params,
-                                      timeout=timeout, retry=retry)
+                                      timeout=timeout, retry=retry, priority=priority)
         return answer.data
 
     def __repr__(self) -> str:

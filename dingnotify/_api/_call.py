@@ -4,16 +4,20 @@ A ``Call`` says what to send; a ``Family`` says where its credential goes and ho
 answer becomes a value or a typed error. ``Caller`` runs one call through the retry engine
 (``HttpCore.run``), and each attempt the same way, whatever the family::
 
-    credential (token, fetched first) -> governor slot -> family.request -> transport
+    governor slot -> credential (token) -> family.request -> transport -> slot done
       -> family.outcome -> TokenError: refresh once and go again
                         -> RateLimitedError: the governor closes the API for error.pause
 
-The token comes before the slot: a slot's call must reach DingTalk within the window's
-margin, not after a token fetch (in another process, with a shared store).
+The slot comes before the token: a call may wait long for its slot (behind a broadcast,
+for the recipients budget), and a token taken before that wait may have been refreshed
+by the time the call goes out. Windows count from the answer (``_quota``), so the token
+fetch between slot and request costs no margin. The slot waits no longer than what is
+left of the retry policy's ``deadline``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
@@ -158,19 +162,24 @@ class Caller:
 
         A plain function handing back ``HttpCore.run``'s coroutine: every layer of
         coroutines costs each of a broadcast's requests, so there is none here."""
-        return self.http.run(partial(self._attempt, call, on_attempt), timeout=timeout,
-                             retry=retry, on_retry=on_retry, repeatable=call.repeatable)
+        deadline = (retry if retry is not None else self.http.retry).deadline
+        return self.http.run(
+            partial(self._attempt, call, on_attempt,
+                    None if deadline is None or self.governor is None else _Left(deadline)),
+            timeout=timeout, retry=retry, on_retry=on_retry, repeatable=call.repeatable)
 
     async def _attempt(
-        self, call: Call[T], on_attempt: Callable[[], None] | None, timeout: float
+        self, call: Call[T], on_attempt: Callable[[], None] | None, left: _Left | None,
+        timeout: float,
     ) -> T:
         tokens, governor = self.tokens, self.governor
         stale: Secret | None = None  # the token DingTalk rejected: it may echo it back
         while True:
-            token = None if tokens is None else await tokens.get(timeout)
             slot = None if governor is None else await governor.acquire(
-                call.api, call.recipients, priority=call.priority)
+                call.api, call.recipients, priority=call.priority,
+                within=None if left is None else left())
             try:
+                token = None if tokens is None else await tokens.get(timeout)
                 request = self.family.request(call, token, timeout)
                 if on_attempt is not None:
                     on_attempt()
@@ -190,3 +199,19 @@ class Caller:
             if isinstance(outcome, RateLimitedError) and governor is not None:
                 governor.penalize(call.api, outcome)
             raise outcome
+
+
+class _Left:
+    """What is left of a retry policy's ``deadline``, counted from the first attempt (as
+    the retry engine counts it): how long a slot may be waited for."""
+
+    __slots__ = ("_deadline", "_ends")
+
+    def __init__(self, deadline: float) -> None:
+        self._deadline = deadline
+        self._ends: float | None = None
+
+    def __call__(self) -> float:
+        if self._ends is None:
+            self._ends = time.monotonic() + self._deadline
+        return max(0.0, self._ends - time.monotonic())

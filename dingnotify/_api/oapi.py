@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from yarl import URL
 
 from .._constants import JSON_CONTENT_TYPE, PATH_GETTOKEN
+from .._coordination import Priority
 from .._errors import DingNotifyError, ResponseDecodeError
 from .._http import HttpCore
 from .._redact import Secret
@@ -92,6 +93,7 @@ class OapiCaller(Caller):
         retry: RetryPolicy | None = None,
         on_attempt: Callable[[], None] | None = None,
         on_retry: RetryHook | None = None,
+        priority: Priority = "interactive",
     ) -> Awaitable[E]:
         """One call, to await: the decoded envelope of a zero ``errcode``, else a typed
         error (no coroutine of its own, see ``Caller.call``)."""
@@ -102,7 +104,7 @@ class OapiCaller(Caller):
         )
         return self.call(
             Call(method, path, envelope_decoder(kind), body=body, headers=headers, query=query,
-                 recipients=recipients),
+                 recipients=recipients, priority=priority),
             timeout=timeout, retry=retry, on_attempt=on_attempt, on_retry=on_retry)
 
 

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import msgspec
 from multidict import CIMultiDictProxy
 
+from .._coordination import Priority
 from .._errors import DingNotifyError, ResponseDecodeError
 from .._http import HttpCore
 from .._redact import Secret
@@ -95,10 +96,11 @@ class V1Caller(Caller):
         on_attempt: Callable[[], None] | None = None,
         on_retry: RetryHook | None = None,
         repeatable: bool = True,
+        priority: Priority = "interactive",
     ) -> Awaitable[T]:
         """One call, to await: ``decode`` of a 2xx answer's body, else a typed error
         (``repeatable``: see ``Call``)."""
         return self.call(Call(method, path, decode, body=body, query=query,
-                              repeatable=repeatable),
+                              repeatable=repeatable, priority=priority),
                                timeout=timeout, retry=retry, on_attempt=on_attempt,
                                on_retry=on_retry)

@@ -9,6 +9,7 @@ from typing import BinaryIO
 
 from .._api.oapi import OapiCaller
 from .._constants import MEDIA_TYPES, PATH_MEDIA_UPLOAD
+from .._coordination import Priority
 from .._errors import ResponseDecodeError, ValidationError
 from .._retry import RetryPolicy
 from .._transport import multipart
@@ -43,11 +44,12 @@ class Media:
         content_type: str | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        priority: Priority = "interactive",
     ) -> str:
         """Upload bytes, a file object or a path; returns the ``media_id``."""
         return (await self.upload_detailed(
             data, media_type=media_type, filename=filename, content_type=content_type,
-            timeout=timeout, retry=retry,
+            timeout=timeout, retry=retry, priority=priority,
         )).media_id
 
     async def upload_detailed(
@@ -59,6 +61,7 @@ class Media:
         content_type: str | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        priority: Priority = "interactive",
     ) -> MediaUpload:
         """Like ``upload``, also returning the type and creation time DingTalk reports."""
         if media_type not in MEDIA_TYPES:
@@ -79,7 +82,7 @@ class Media:
         envelope = await self._api.send(
             "POST", PATH_MEDIA_UPLOAD, MediaResponse, body=body,
             content_type=content_type_header, query={"type": media_type}, timeout=timeout,
-            retry=retry,
+            retry=retry, priority=priority,
         )
         if not envelope.media_id:
             raise ResponseDecodeError(f"{PATH_MEDIA_UPLOAD}: response has no media_id")

@@ -10,6 +10,7 @@ import msgspec
 
 from .._api.v1 import V1Caller
 from .._constants import DEFAULT_CONCURRENCY, DEFAULT_RESEND_DELAY, DEFAULT_RESEND_ROUNDS
+from .._coordination import Priority
 from .._errors import ResponseDecodeError, ValidationError
 from .._recipients import (
     BatchPlanner,
@@ -103,6 +104,7 @@ class Robot:
         robot_code: str | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        priority: Priority = "interactive",
     ) -> RobotSendResult:
         """Send one message to at most ``MAX_USERIDS`` users (after de-duplication).
 
@@ -114,7 +116,7 @@ class Robot:
         if not users or len(users) > MAX_USERIDS:
             raise ValidationError(f"one send takes 1-{MAX_USERIDS} userids, got {len(users)}; "
                                   "use broadcast for more")
-        return await self._send(body, users, timeout=timeout, retry=retry)
+        return await self._send(body, users, timeout=timeout, retry=retry, priority=priority)
 
     async def _send(
         self,
@@ -125,10 +127,12 @@ class Robot:
         retry: RetryPolicy | None = None,
         on_attempt: AttemptHook | None = None,
         on_retry: RetryHook | None = None,
+        priority: Priority = "interactive",
     ) -> RobotSendResult:
         result = await self._caller.send(
             "POST", PATH_SEND, decode_send, body=body.render(userids), timeout=timeout,
-            retry=retry, on_attempt=on_attempt, on_retry=on_retry, repeatable=False)
+            retry=retry, on_attempt=on_attempt, on_retry=on_retry, repeatable=False,
+            priority=priority)
         if not result.process_query_key:
             raise ResponseDecodeError(f"{PATH_SEND}: response has no processQueryKey")
         return within(result, userids)
@@ -141,6 +145,7 @@ class Robot:
         robot_code: str | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        priority: Priority = "interactive",
     ) -> str:
         """Send one message to a group the robot is in; returns its ``processQueryKey``."""
         param = encode_msg_param(_check_message(message))
@@ -152,7 +157,8 @@ class Robot:
                                                     open_conversation_id),
                         "msgKey": message.msg_key, "msgParam": param})
         key = await self._caller.send("POST", PATH_GROUP, decode_group_send, body=body,
-                                      timeout=timeout, retry=retry, repeatable=False)
+                                      timeout=timeout, retry=retry, repeatable=False,
+                                      priority=priority)
         if not key:
             raise ResponseDecodeError(f"{PATH_GROUP}: response has no processQueryKey")
         return key
@@ -164,12 +170,14 @@ class Robot:
         robot_code: str | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        priority: Priority = "interactive",
     ) -> RobotReadStatus:
         """Who has read a one-to-one message (DingTalk keeps this for 24 hours)."""
         query = {"robotCode": self._code(robot_code),
                  "processQueryKey": _text("process_query_key", process_query_key)}
         return await self._caller.send("GET", PATH_READ_STATUS, decode_read_status,
-                                       query=query, timeout=timeout, retry=retry)
+                                       query=query, timeout=timeout, retry=retry,
+                                       priority=priority)
 
     async def recall(
         self,
@@ -178,6 +186,7 @@ class Robot:
         robot_code: str | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        priority: Priority = "interactive",
     ) -> RobotRecallResult:
         """Recall one-to-one messages: keys recalled, and the reason for each that was not.
 
@@ -197,7 +206,7 @@ class Robot:
             body = _encode({"robotCode": code,
                             "processQueryKeys": keys[start:start + MAX_RECALL_KEYS]})
             part = await self._caller.send("POST", PATH_RECALL, decode_recall, body=body,
-                                           timeout=timeout, retry=retry)
+                                           timeout=timeout, retry=retry, priority=priority)
             asked = keys[start:start + MAX_RECALL_KEYS]
             done = {k for k in part.recalled if k in asked}
             recalled.extend(k for k in asked if k in done)
@@ -221,6 +230,7 @@ class Robot:
         acknowledged: Mapping[int, str] | None = None,
         rate_limit_stop: int | None = None,
         unknown: Collection[int] = (),
+        priority: Priority = "bulk",
     ) -> RobotBroadcastReport:
         """Send one message to any number of users, ``MAX_USERIDS`` per call, through the
         fan-out engine.
@@ -244,7 +254,8 @@ class Robot:
 
         Resuming (``acknowledged``: batch index -> ``processQueryKey`` of an earlier run),
         pass the indexes that run left ``unknown`` too: the robot API does not drop a
-        repeat, so they are recorded unknown again and never sent twice.
+        repeat, so they are recorded unknown again and never sent twice. Its calls are
+        ``"bulk"`` (``priority``): they leave the quota's ``interactive_reserve`` free.
         """
         body = _SendBody(self._code(robot_code), _check_message(message))
         if isinstance(userids, Collection) and not userids:  # checked whole by the fan-out
@@ -255,7 +266,7 @@ class Robot:
 
         async def send(batch: Batch[str], on_attempt: AttemptHook, on_retry: RetryHook) -> str:
             result = await self._send(body, batch.userids, retry=retry, on_attempt=on_attempt,
-                                      on_retry=on_retry)
+                                      on_retry=on_retry, priority=priority)
             report.robot_results[batch.index] = result
             return result.process_query_key
 

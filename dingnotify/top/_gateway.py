@@ -19,6 +19,7 @@ from .._api import Call, Caller
 from .._api.top import TopFamily, top_timestamp
 from .._api.top_signing import SIGN_METHODS
 from .._constants import DEFAULT_CLOSE_GRACE, DEFAULT_TIMEOUT, DEFAULT_TOP_URL
+from .._coordination import Priority
 from .._errors import ValidationError
 from .._http import ClientLifecycle, HttpCore
 from .._options import ConnectorOptions, PoolKeywords
@@ -102,12 +103,14 @@ class TopClient(ClientLifecycle):
         *,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        priority: Priority = "interactive",
     ) -> dict[str, Any]:
         """Call a TOP API; returns its response body (without the ``_response`` wrapper)."""
         if not isinstance(method, str) or not _METHOD.fullmatch(method):
             raise ValidationError(f"not a TOP method name: {method!r}")
         business = business_params(params)
-        call = Call("POST", method, _as_dict, body=urlencode(business).encode(), query=business)
+        call = Call("POST", method, _as_dict, body=urlencode(business).encode(), query=business,
+                    priority=priority)
         return await self._api.call(call, timeout=timeout, retry=retry)
 
     def __repr__(self) -> str:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from .._coordination import Priority
 from .._errors import ResponseDecodeError, TopBusinessError, ValidationError
 from .._retry import RetryPolicy
 
@@ -116,14 +117,14 @@ class LyService:
 
     async def send_lippi_message(
         self, *, para: LyDingOpenPara, message: LyOpenMessage, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy | None = None, priority: Priority = "interactive",
     ) -> LippiResult:
         """Send; a ``success: false`` answer raises ``TopBusinessError`` with its code."""
         if not isinstance(para, LyDingOpenPara) or not isinstance(message, LyOpenMessage):
             raise ValidationError("para must be a LyDingOpenPara and message a LyOpenMessage")
         body = await self._top.execute(
             LIPPI_METHOD, {"ly_ding_open_para_dto": para, "ly_open_message_dto": message},
-            timeout=timeout, retry=retry)
+            timeout=timeout, retry=retry, priority=priority)
         raw = body.get("result")
         if not isinstance(raw, dict) or not isinstance(raw.get("success"), bool):
             raise ResponseDecodeError(f"{LIPPI_METHOD}: response has no result.success")

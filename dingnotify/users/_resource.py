@@ -6,6 +6,7 @@ import msgspec
 
 from .._api.oapi import OapiCaller
 from .._constants import PATH_GET_BY_MOBILE, PATH_GET_BY_MOBILE_V2
+from .._coordination import Priority
 from .._errors import ResponseDecodeError, ValidationError
 from .._retry import RetryPolicy
 from ._models import MobileLookup
@@ -50,7 +51,8 @@ class Users:
         self._api = api
 
     async def get_by_mobile(
-        self, mobile: str, *, timeout: float | None = None, retry: RetryPolicy | None = None
+        self, mobile: str, *, timeout: float | None = None, retry: RetryPolicy | None = None,
+        priority: Priority = "interactive",
     ) -> str:
         """The userid of the employee with this mobile (``GET /user/get_by_mobile``).
 
@@ -59,6 +61,7 @@ class Users:
         envelope = await self._api.send(
             "GET", PATH_GET_BY_MOBILE, MobileResponse,
             query={"mobile": check_mobile(mobile)}, timeout=timeout, retry=retry,
+            priority=priority,
         )
         if not envelope.userid:
             raise ResponseDecodeError(f"{PATH_GET_BY_MOBILE}: response has no userid")
@@ -67,6 +70,7 @@ class Users:
     async def get_by_mobile_v2(
         self, mobile: str, *, support_exclusive_account_search: bool = False,
         timeout: float | None = None, retry: RetryPolicy | None = None,
+        priority: Priority = "interactive",
     ) -> MobileLookup:
         """``POST /topapi/v2/user/getbymobile``, which can also find exclusive accounts."""
         payload: dict[str, object] = {"mobile": check_mobile(mobile)}
@@ -75,6 +79,7 @@ class Users:
         envelope = await self._api.send(
             "POST", PATH_GET_BY_MOBILE_V2, MobileV2Response,
             body=msgspec.json.encode(payload), timeout=timeout, retry=retry,
+            priority=priority,
         )
         if envelope.result is None:
             raise ResponseDecodeError(f"{PATH_GET_BY_MOBILE_V2}: response has no result")

@@ -21,6 +21,7 @@ from .._constants import (
     PATH_RESULT,
     PATH_STATUS_BAR,
 )
+from .._coordination import Priority
 from .._errors import ResponseDecodeError, ValidationError
 from .._quota import Quota
 from .._recipients import (
@@ -79,12 +80,14 @@ class WorkNotice:
         agent_id: int | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        priority: Priority = "interactive",
     ) -> int:
         """Queue one work notification; returns DingTalk's ``task_id``.
 
         At most the quota's ``userids_per_call``/``dept_ids_per_call`` recipients (after
         de-duplication); ``broadcast`` takes any number. Acceptance is not delivery: check
-        ``get_result``.
+        ``get_result``. ``priority``: a person waits for it (the default), so it is served
+        before bulk work and may use the quota's ``interactive_reserve``.
         """
         body = SendBody(message, self._agent(agent_id), to_all_user=bool(to_all_user))
         users, depts = unique_userids(userids), unique_dept_ids(dept_ids)
@@ -95,7 +98,8 @@ class WorkNotice:
                 f"{quota.dept_ids_per_call} dept ids (got {len(users)} and {len(depts)}); "
                 "use broadcast for more"
             )
-        return await self._send(body, users, depts, timeout=timeout, retry=retry)
+        return await self._send(body, users, depts, timeout=timeout, retry=retry,
+                                priority=priority)
 
     async def _send(
         self,
@@ -108,11 +112,13 @@ class WorkNotice:
         on_attempt: AttemptHook | None = None,
         on_retry: RetryHook | None = None,
         userid_list: str | None = None,
+        priority: Priority = "interactive",
     ) -> int:
         call = Call("POST", PATH_ASYNCSEND, _decode_send, headers=JSON_HEADERS,
                     body=body.render(userids, dept_ids, userid_list),
                     recipients=self._quota.reservation(len(userids), len(dept_ids),
-                                                       body.to_all_user))
+                                                       body.to_all_user),
+                    priority=priority)
         envelope = await self._api.call(call, timeout=timeout, retry=retry,
                                         on_attempt=on_attempt, on_retry=on_retry)
         if envelope.task_id is None:
@@ -121,20 +127,20 @@ class WorkNotice:
 
     def _task_call(
         self, path: str, kind: type[Envelope], payload: dict[str, object],
-        timeout: float | None, retry: RetryPolicy | None,
+        timeout: float | None, retry: RetryPolicy | None, priority: Priority,
     ) -> Awaitable[Envelope]:
         return self._api.send("POST", path, kind, body=_encode(payload), timeout=timeout,
-                              retry=retry)
+                              retry=retry, priority=priority)
 
     async def get_progress(
         self, task_id: int, *, agent_id: int | None = None, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy | None = None, priority: Priority = "interactive",
     ) -> SendProgress:
         """How far DingTalk has got delivering ``task_id``."""
         envelope = await self._task_call(
             PATH_PROGRESS, ProgressResponse,
             {"agent_id": self._agent(agent_id), "task_id": check_task_id(task_id)},
-            timeout, retry)
+            timeout, retry, priority)
         assert isinstance(envelope, ProgressResponse)
         if envelope.progress is None:
             raise ResponseDecodeError(f"{PATH_PROGRESS}: response has no progress")
@@ -144,25 +150,25 @@ class WorkNotice:
 
     async def get_result(
         self, task_id: int, *, agent_id: int | None = None, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy | None = None, priority: Priority = "interactive",
     ) -> SendResult:
         """Who was invalid, forbidden, throttled, failed, read and unread for ``task_id``."""
         envelope = await self._task_call(
             PATH_RESULT, ResultResponse,
             {"agent_id": self._agent(agent_id), "task_id": check_task_id(task_id)},
-            timeout, retry)
+            timeout, retry, priority)
         assert isinstance(envelope, ResultResponse)
         return parse_send_result(envelope.send_result, self._flow_control_codes)
 
     async def recall(
         self, task_id: int, *, agent_id: int | None = None, timeout: float | None = None,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy | None = None, priority: Priority = "interactive",
     ) -> None:
         """Withdraw a sent notification from every recipient."""
         await self._task_call(
             PATH_RECALL, Envelope,
             {"agent_id": self._agent(agent_id), "msg_task_id": check_task_id(task_id)},
-            timeout, retry)
+            timeout, retry, priority)
 
     async def update_status_bar(
         self,
@@ -173,6 +179,7 @@ class WorkNotice:
         agent_id: int | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        priority: Priority = "interactive",
     ) -> None:
         """Change the status bar of an OA message already sent."""
         if not isinstance(status_value, str) or not status_value:
@@ -183,7 +190,7 @@ class WorkNotice:
         }
         if status_bg is not None:
             payload["status_bg"] = status_bg
-        await self._task_call(PATH_STATUS_BAR, Envelope, payload, timeout, retry)
+        await self._task_call(PATH_STATUS_BAR, Envelope, payload, timeout, retry, priority)
 
     @property
     def quota(self) -> Quota:
@@ -202,12 +209,13 @@ class WorkNotice:
         retry: RetryPolicy | None, on_event: EventHook[int] | None,
         report: BroadcastReport[int] | None = None,
         acknowledged: Mapping[int, int] | None = None,
+        priority: Priority = "bulk",
     ) -> BroadcastReport[int]:
         def send(batch: Batch[int], on_attempt: AttemptHook, on_retry: RetryHook
                  ) -> Awaitable[int]:
             return self._send(body, batch.userids, batch.dept_ids, retry=retry,
                               on_attempt=on_attempt, on_retry=on_retry,
-                              userid_list=batch.userid_list)
+                              userid_list=batch.userid_list, priority=priority)
 
         return await run_broadcast(
             send, userids, planner=planner,
@@ -231,6 +239,7 @@ class WorkNotice:
         on_event: EventHook[int] | None = None,
         report: BroadcastReport[int] | None = None,
         acknowledged: Mapping[int, int] | None = None,
+        priority: Priority = "bulk",
     ) -> BroadcastReport[int]:
         """Notify any number of people, in batches sized by the client's ``Quota``.
 
@@ -241,7 +250,8 @@ class WorkNotice:
         failed (certainly not sent) or unknown (may have been sent), with its error. A
         collection is fully checked before anything is sent; a stream's invalid entries
         are skipped and listed in ``report.rejected``. ``deliver`` also waits for the
-        result and re-sends the recipients DingTalk's flow control held back.
+        result and re-sends the recipients DingTalk's flow control held back. Its calls are
+        ``"bulk"`` (``priority``): they leave the quota's ``interactive_reserve`` free.
         """
         body = SendBody(message, self._agent(agent_id), to_all_user=bool(to_all_user))
         depts = unique_dept_ids(dept_ids)  # userids: checked once, by the batch source
@@ -252,7 +262,7 @@ class WorkNotice:
         return await self._fan_out(
             body, userids, self._planner(depts), concurrency=concurrency, rate=rate,
             timeout=timeout, retry=retry, on_event=on_event, report=report,
-            acknowledged=acknowledged)
+            acknowledged=acknowledged, priority=priority)
 
     async def deliver(
         self,
@@ -275,6 +285,7 @@ class WorkNotice:
         wait_timeout: float | None = None,
         on_progress: ProgressHook | None = None,
         on_resend: ResendHook | None = None,
+        priority: Priority = "bulk",
     ) -> Delivery:
         """``broadcast``, then ``settle``: every task confirmed, and the recipients DingTalk's
         per-minute flow control held back re-sent, ``resend_delay`` seconds apart, for at
@@ -288,12 +299,13 @@ class WorkNotice:
         report = await self.broadcast(
             message, userids=userids, dept_ids=dept_ids, to_all_user=to_all_user,
             concurrency=concurrency, rate=rate, timeout=timeout, agent_id=agent_id,
-            retry=retry, on_event=on_event, report=report, acknowledged=acknowledged)
+            retry=retry, on_event=on_event, report=report, acknowledged=acknowledged,
+            priority=priority)
         return await self.settle(
             message, report, concurrency=concurrency, rate=rate, timeout=timeout,
             agent_id=agent_id, retry=retry, on_event=on_event, resend_rounds=resend_rounds,
             resend_delay=resend_delay, poll_interval=poll_interval, wait_timeout=wait_timeout,
-            on_progress=on_progress, on_resend=on_resend)
+            on_progress=on_progress, on_resend=on_resend, priority=priority)
 
     async def settle(
         self,
@@ -312,6 +324,7 @@ class WorkNotice:
         wait_timeout: float | None = None,
         on_progress: ProgressHook | None = None,
         on_resend: ResendHook | None = None,
+        priority: Priority = "bulk",
     ) -> Delivery:
         """Follow ``message``'s broadcast ``report`` to the end.
 
@@ -330,13 +343,13 @@ class WorkNotice:
         async def confirm(tasks: BroadcastReport[int]) -> SendResult:
             return await self.wait(tasks, poll_interval=poll_interval, timeout=wait_timeout,
                                    concurrency=concurrency, agent_id=agent,
-                                   on_progress=on_progress, retry=retry)
+                                   on_progress=on_progress, retry=retry, priority=priority)
 
         async def send_again(userids: list[str]) -> BroadcastReport[int]:
             return await self._fan_out(
                 body, userids, self._planner(first=len(report.batches)),
                 concurrency=concurrency, rate=rate, timeout=timeout, retry=retry,
-                on_event=on_event)
+                on_event=on_event, priority=priority)
 
         return await follow_up(report, confirm, send_again, rounds=resend_rounds,
                                delay=resend_delay, on_resend=on_resend)
@@ -351,6 +364,7 @@ class WorkNotice:
         agent_id: int | None = None,
         on_progress: ProgressHook | None = None,
         retry: RetryPolicy | None = None,
+        priority: Priority = "bulk",
     ) -> SendResult:
         """Wait until DingTalk has processed every task, then merge their send results.
 
@@ -364,10 +378,12 @@ class WorkNotice:
         pending = pending_tasks(tasks)
 
         async def progress(task_id: int) -> SendProgress:
-            return await self.get_progress(task_id, agent_id=agent, retry=retry)
+            return await self.get_progress(task_id, agent_id=agent, retry=retry,
+                                           priority=priority)
 
         async def result(task_id: int) -> SendResult:
-            return await self.get_result(task_id, agent_id=agent, retry=retry)
+            return await self.get_result(task_id, agent_id=agent, retry=retry,
+                                         priority=priority)
 
         return await confirm_tasks(
             pending, progress, result, merge=SendResult.merge, poll_interval=poll_interval,
@@ -382,6 +398,7 @@ class WorkNotice:
         agent_id: int | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
+        priority: Priority = "bulk",
     ) -> dict[int, Exception]:
         """Recall every task; returns ``{task_id: error}`` for those that could not be.
 
@@ -390,6 +407,7 @@ class WorkNotice:
         ids = [check_task_id(t) for t in task_ids]
 
         async def recall(task_id: int) -> None:
-            await self.recall(task_id, agent_id=agent, timeout=timeout, retry=retry)
+            await self.recall(task_id, agent_id=agent, timeout=timeout, retry=retry,
+                              priority=priority)
 
         return await recall_tasks(ids, recall, concurrency=concurrency)

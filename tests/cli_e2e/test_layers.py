@@ -1,6 +1,6 @@
 """The package's layers, read from every module's imports (arrows only point down).
 
-    core       _errors _constants _redact _retry _transport _http _token _quota ...
+    core       _errors _constants _redact _retry _transport _http _token _quota _windows ...
     families   _api/             imports core only
     engines    broadcast/        imports core only
     channels   work_notice/ robot/ users/ media/ impaas/ webhook/ top/
@@ -21,7 +21,8 @@ import dingnotify
 
 ROOT = Path(dingnotify.__file__).parent
 CORE = {"_errors", "_constants", "_redact", "_retry", "_transport", "_http", "_token",
-        "_quota", "_recipients", "_coordination", "_concurrency", "_options", "_version"}
+        "_quota", "_windows", "_recipients", "_coordination", "_concurrency", "_options",
+        "_version"}
 FAMILIES = {"_api"}
 ENGINES = {"broadcast"}
 CHANNELS = {"work_notice", "robot", "users", "media", "impaas", "webhook", "top"}
