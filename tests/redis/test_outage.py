@@ -75,18 +75,18 @@ async def test_a_frozen_redis_costs_one_bounded_wait_then_paces_locally(
     async with RedisCoordination.from_url(own_redis_server.url, namespace="frozen",
                                           op_timeout=0.3, retry_interval=0.5) as shared:
         governor = shared.governor("app", Quota(qps=40))
-        await governor.acquire("/x")
+        (await governor.acquire("/x")).done()
         assert shared.available
         process.send_signal(signal.SIGSTOP)
         try:
             started = time.monotonic()
             for _ in range(5):
-                await governor.acquire("/x")
+                (await governor.acquire("/x")).done()
             assert time.monotonic() - started < 0.3 + 0.5
             assert not shared.available
         finally:
             process.send_signal(signal.SIGCONT)
         await asyncio.sleep(0.6)
-        await governor.acquire("/y")
+        (await governor.acquire("/y")).done()
         assert shared.available
     assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1
