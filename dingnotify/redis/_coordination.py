@@ -93,7 +93,7 @@ class RedisCoordination:
             if not isinstance(value, int | float) or not 0 < value < float("inf"):
                 raise ValidationError(f"{name} must be a positive number")
         self._clients = LoopClients(client)
-        self._governors: list[RedisGovernor] = []
+        self._governors: dict[tuple[str, Quota], RedisGovernor] = {}
         self.namespace = namespace
         self.processes = processes
         self.lock_timeout = lock_timeout
@@ -149,17 +149,19 @@ class RedisCoordination:
                               self.health, timeout=self.lock_timeout)
 
     def governor(self, app_key: str, quota: Quota) -> RedisGovernor:
-        """The quota windows of ``app_key``, shared by every process of the namespace."""
-        prefix = f"dingnotify:{{{self.namespace}:{app_key}}}:"
-        governor = RedisGovernor(self._clients, prefix, quota, self.health,
-                                 processes=self.processes)
-        self._governors.append(governor)
+        """The quota windows of ``app_key``, shared by every process of the namespace (one
+        governor per app and quota in this process, however many clients ask)."""
+        governor = self._governors.get((app_key, quota))
+        if governor is None:
+            prefix = f"dingnotify:{{{self.namespace}:{app_key}}}:"
+            governor = self._governors[app_key, quota] = RedisGovernor(
+                self._clients, prefix, quota, self.health, processes=self.processes)
         return governor
 
     async def aclose(self) -> None:
         """Send what the governors still owe Redis, stop their background checks and close
         this loop's connection pool (the client never does: it only uses this object)."""
-        for governor in self._governors:
+        for governor in self._governors.values():
             await governor.aclose()
         await self._clients.aclose()
 

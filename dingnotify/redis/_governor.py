@@ -39,6 +39,7 @@ import itertools
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -158,7 +159,7 @@ class RedisGovernor:
                  *, processes: int, sleep: Sleep = anyio.sleep,
                  minute_span: float = MINUTE_SPAN, inflight_ttl: float = INFLIGHT_TTL,
                  check_interval: float = CHECK_INTERVAL, grace: float | None = None,
-                 clock: Any = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.quota = quota
         self.local = Governor(local_share(quota, processes))
         self._clients = client if isinstance(client, LoopClients) else LoopClients(client)

@@ -23,7 +23,7 @@ def governor(shared: RedisCoordination, *, processes: int = 1) -> RedisGovernor:
     prefix = f"dingnotify:{{{shared.namespace}:app}}:"
     made = RedisGovernor(shared._clients, prefix, QUOTA, shared.health, processes=processes,
                          minute_span=SPAN, check_interval=0.2)
-    shared._governors.append(made)
+    shared._governors["app", QUOTA] = made
     return made
 
 
