@@ -40,7 +40,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -63,6 +63,7 @@ from .._quota import (
 from ._clients import LoopClients
 from ._health import Health, Unavailable, cancelling
 from ._ledger import Entry, Ledger
+from ._loopstate import Line, LoopState
 from ._scripts import COMPLETE, PENALIZE, RESERVE, RESTORE
 
 log = logging.getLogger("dingnotify.redis")
@@ -78,8 +79,6 @@ CHECK_INTERVAL = 0.5
 # The longest delay a grant may carry: one round trip instead of a wait and a second ask
 # (see ``_scripts.RESERVE``); less than any window's span, so no call in flight decides it.
 HORIZON = 0.5
-# Bulk reservations of one process in flight at once (interactive ones never wait for one).
-MAX_ASKING = 16
 COMPLETION_BATCH = 500
 
 
@@ -96,44 +95,6 @@ def local_share(quota: Quota, processes: int) -> Quota:
 
 
 _Answer = tuple[Entry, float] | float | None
-
-
-class _Line:
-    """The waiting callers of one API: bulk ones hold back while an interactive one waits."""
-
-    __slots__ = ("blocked", "interactive", "users")
-
-    def __init__(self) -> None:
-        self.users = 0
-        self.interactive = 0
-        self.blocked: list[asyncio.Future[None]] = []
-
-    async def clear(self) -> None:
-        while self.interactive:
-            future = asyncio.get_running_loop().create_future()
-            self.blocked.append(future)
-            await future
-
-    def leave(self) -> None:
-        self.interactive -= 1
-        if not self.interactive:
-            for future in self.blocked:
-                if not future.done():
-                    future.set_result(None)
-            self.blocked.clear()
-
-
-@dataclass
-class _LoopState:
-    """What belongs to one event loop: tasks, waiters, the queue of completions."""
-
-    loop: asyncio.AbstractEventLoop
-    asking: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_ASKING))
-    lines: dict[str, _Line] = field(default_factory=dict)
-    penalties: set[asyncio.Task[None]] = field(default_factory=set)
-    completions: list[Entry] = field(default_factory=list)
-    flusher: asyncio.Task[None] | None = None
-    watcher: asyncio.Task[None] | None = None
 
 
 class _Completion:
@@ -187,7 +148,7 @@ class RedisGovernor:
         self._ledger = Ledger(minute_span, inflight_ttl, clock=clock)
         self._epoch = ""
         self._seeded = -1  # the outage whose fallback was seeded
-        self._state_of: _LoopState | None = None
+        self._state_of: LoopState | None = None
         self._clients.exit_hooks.append(self._drain)
         self.waited = 0.0
 
@@ -207,11 +168,11 @@ class RedisGovernor:
         return [f"{p}s:{api}", f"{p}m:{api}", f"{p}r", f"{p}x:{api}", f"{p}x:{ALL_APIS}",
                 f"{p}rt", f"{p}e", f"{p}g:{api}"]
 
-    def _state(self) -> _LoopState:
+    def _state(self) -> LoopState:
         loop = asyncio.get_running_loop()
         state = self._state_of
         if state is None or state.loop is not loop:
-            state = self._state_of = _LoopState(loop)
+            state = self._state_of = LoopState(loop)
         return state
 
     async def acquire(self, api: str, recipients: int = 0, *,
@@ -223,7 +184,7 @@ class RedisGovernor:
         state = self._state()
         if state.penalties:  # a rate-limit answer reaches Redis before our next slot
             await asyncio.gather(*state.penalties)
-        line = state.lines.setdefault(api, _Line())
+        line = state.lines.setdefault(api, Line())
         line.users += 1
         waiting = False
         try:
@@ -274,7 +235,7 @@ class RedisGovernor:
         except TimeoutError:
             raise _too_late() from None
 
-    async def _ask(self, state: _LoopState, api: str, recipients: int, priority: Priority,
+    async def _ask(self, state: LoopState, api: str, recipients: int, priority: Priority,
                    horizon: float) -> _Answer:
         if priority == "interactive":
             return await self._reserved(api, recipients, priority, horizon)
@@ -342,7 +303,7 @@ class RedisGovernor:
         if state.flusher is None or state.flusher.done():
             state.flusher = state.loop.create_task(self._flush(state))
 
-    async def _flush(self, state: _LoopState) -> None:
+    async def _flush(self, state: LoopState) -> None:
         """Send the queued completions, one script per batch (they may lag: see the
         invariant in the module docstring)."""
         while state.completions:
