@@ -16,7 +16,8 @@ Importing this module is the only thing that imports ``redis``.
 
 from ._coordination import RedisCoordination
 from ._governor import RedisGovernor, local_share
+from ._health import RedisConfigurationError
 from ._token import RedisTokenLock, RedisTokenStore
 
-__all__ = ["RedisCoordination", "RedisGovernor", "RedisTokenLock", "RedisTokenStore",
-           "local_share"]
+__all__ = ["RedisConfigurationError", "RedisCoordination", "RedisGovernor", "RedisTokenLock",
+           "RedisTokenStore", "local_share"]

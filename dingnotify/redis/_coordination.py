@@ -1,4 +1,5 @@
-"""``RedisCoordination``: one Redis connection pool and the shared pieces built on it."""
+"""``RedisCoordination``: one Redis connection pool per event loop and the shared pieces
+built on it."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from redis.backoff import NoBackoff
 
 from .._errors import ValidationError
 from .._quota import Quota
+from ._clients import LoopClients
 from ._governor import RedisGovernor
 from ._health import Health
 from ._token import RedisTokenLock, RedisTokenStore
 
-DEFAULT_SOCKET_TIMEOUT = 0.25
-DEFAULT_OP_TIMEOUT = 0.5
+# A slow Redis is an answer, not an outage (see ``_health``): one read or connect may take
+# a second, one operation (a cold connection: connect, script load, script) two.
+DEFAULT_SOCKET_TIMEOUT = 1.0
+DEFAULT_OP_TIMEOUT = 2.0
 DEFAULT_LOCK_TIMEOUT = 15.0
 DEFAULT_RETRY_INTERVAL = 1.0
 DEFAULT_PROCESSES = 4
@@ -62,6 +66,12 @@ class RedisCoordination:
     ``retry_interval`` seconds). ``lock_timeout`` bounds how long a crashed token fetcher
     can keep the others waiting. The client uses this object and leaves it open: close it
     with ``aclose()`` or ``async with``.
+
+    One coordination may serve several event loops in turn (one ``asyncio.run`` per
+    Celery task or script run): each loop gets a client of its own with the same
+    connection settings. A wrong password, or a host name that does not resolve before
+    Redis ever answered, raises ``RedisConfigurationError`` from the first call that needs
+    Redis: a mistake, not an outage.
     """
 
     def __init__(
@@ -82,7 +92,8 @@ class RedisCoordination:
                             ("retry_interval", retry_interval)):
             if not isinstance(value, int | float) or not 0 < value < float("inf"):
                 raise ValidationError(f"{name} must be a positive number")
-        self.client = client
+        self._clients = LoopClients(client)
+        self._governors: dict[tuple[str, Quota], RedisGovernor] = {}
         self.namespace = namespace
         self.processes = processes
         self.lock_timeout = lock_timeout
@@ -115,29 +126,44 @@ class RedisCoordination:
                    op_timeout=op_timeout)
 
     @property
+    def client(self) -> Redis:
+        """The Redis client of the running event loop (of the last one outside a loop)."""
+        try:
+            return self._clients.current()
+        except RuntimeError:  # no running loop
+            return self._clients.latest()
+
+    @property
     def available(self) -> bool:
         """False while Redis is known unreachable (this process then paces locally)."""
         return not self.health.down
 
     def token_store(self) -> RedisTokenStore:
         """Tokens shared by every process, under ``dingnotify:{namespace}:token:``."""
-        return RedisTokenStore(self.client, f"dingnotify:{{{self.namespace}}}:token:",
+        return RedisTokenStore(self._clients, f"dingnotify:{{{self.namespace}}}:token:",
                                self.health)
 
     def token_lock(self, key: str) -> RedisTokenLock:
         """The lock one process holds while it fetches the token ``key`` for all."""
-        return RedisTokenLock(self.client, f"dingnotify:{{{self.namespace}}}:lock:{key}",
+        return RedisTokenLock(self._clients, f"dingnotify:{{{self.namespace}}}:lock:{key}",
                               self.health, timeout=self.lock_timeout)
 
     def governor(self, app_key: str, quota: Quota) -> RedisGovernor:
-        """The quota windows of ``app_key``, shared by every process of the namespace."""
-        prefix = f"dingnotify:{{{self.namespace}:{app_key}}}:"
-        return RedisGovernor(self.client, prefix, quota, self.health,
-                             processes=self.processes)
+        """The quota windows of ``app_key``, shared by every process of the namespace (one
+        governor per app and quota in this process, however many clients ask)."""
+        governor = self._governors.get((app_key, quota))
+        if governor is None:
+            prefix = f"dingnotify:{{{self.namespace}:{app_key}}}:"
+            governor = self._governors[app_key, quota] = RedisGovernor(
+                self._clients, prefix, quota, self.health, processes=self.processes)
+        return governor
 
     async def aclose(self) -> None:
-        """Close the connection pool (the client never does: it only uses this object)."""
-        await self.client.aclose()
+        """Send what the governors still owe Redis, stop their background checks and close
+        this loop's connection pool (the client never does: it only uses this object)."""
+        for governor in self._governors.values():
+            await governor.aclose()
+        await self._clients.aclose()
 
     async def __aenter__(self) -> RedisCoordination:
         return self

@@ -10,6 +10,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from .._token import MemoryTokenStore
+from ._clients import LoopClients
 from ._health import Health, Unavailable
 from ._scripts import LOCK, UNLOCK
 
@@ -21,8 +22,8 @@ class RedisTokenStore:
     (or fetches) its own token instead of failing.
     """
 
-    def __init__(self, client: Redis, prefix: str, health: Health) -> None:
-        self._client = client
+    def __init__(self, client: Redis | LoopClients, prefix: str, health: Health) -> None:
+        self._clients = client if isinstance(client, LoopClients) else LoopClients(client)
         self._prefix = prefix
         self._health = health
         self._local = MemoryTokenStore()
@@ -30,7 +31,8 @@ class RedisTokenStore:
     async def get(self, key: str) -> str | None:
         """The shared token (this process's own copy while Redis is unavailable)."""
         try:
-            value: Any = await self._health.run(lambda: self._client.get(self._prefix + key))
+            value: Any = await self._health.run(
+                lambda: self._clients.current().get(self._prefix + key))
         except Unavailable:
             return await self._local.get(key)
         return value.decode() if isinstance(value, bytes) else value
@@ -40,13 +42,14 @@ class RedisTokenStore:
         await self._local.set(key, value, ttl)
         with contextlib.suppress(Unavailable):
             await self._health.run(
-                lambda: self._client.set(self._prefix + key, value, px=max(1, int(ttl * 1000))))
+                lambda: self._clients.current().set(self._prefix + key, value,
+                                                    px=max(1, int(ttl * 1000))))
 
     async def delete(self, key: str) -> None:
         """Forget a token DingTalk rejected, for every process."""
         await self._local.delete(key)
         with contextlib.suppress(Unavailable):
-            await self._health.run(lambda: self._client.delete(self._prefix + key))
+            await self._health.run(lambda: self._clients.current().delete(self._prefix + key))
 
     def __repr__(self) -> str:
         return f"RedisTokenStore(prefix={self._prefix!r})"
@@ -60,20 +63,22 @@ class RedisTokenLock:
     While Redis is unavailable every process is its own holder (one fetch per process).
     """
 
-    def __init__(self, client: Redis, key: str, health: Health, *, timeout: float) -> None:
-        self._client = client
+    def __init__(self, client: Redis | LoopClients, key: str, health: Health, *,
+                 timeout: float) -> None:
+        self._clients = client if isinstance(client, LoopClients) else LoopClients(client)
         self._key = key
         self._health = health
         self._timeout_ms = max(1, int(timeout * 1000))
-        self._lock = client.register_script(LOCK)
-        self._unlock = client.register_script(UNLOCK)
+        self._lock = self._clients.latest().register_script(LOCK)
+        self._unlock = self._clients.latest().register_script(UNLOCK)
         self._owner: str | None = None
 
     async def acquire(self) -> float:
         owner = secrets.token_hex(16)
         try:
             left = await self._health.run(
-                lambda: self._lock(keys=[self._key], args=[owner, self._timeout_ms]))
+                lambda: self._lock(keys=[self._key], args=[owner, self._timeout_ms],
+                                   client=self._clients.current()))
         except Unavailable:
             return 0.0
         if int(left) >= 0:
@@ -86,7 +91,8 @@ class RedisTokenLock:
         if owner is None:
             return
         with contextlib.suppress(Unavailable):  # then it expires on its own
-            await self._health.run(lambda: self._unlock(keys=[self._key], args=[owner]))
+            await self._health.run(lambda: self._unlock(keys=[self._key], args=[owner],
+                                                        client=self._clients.current()))
 
     def __repr__(self) -> str:
         return f"RedisTokenLock(key={self._key!r}, held={self._owner is not None})"

@@ -60,10 +60,13 @@ async def test_redis_killed_mid_broadcast(own_redis_server: RedisServer,
         await asyncio.sleep(0.6)  # past retry_interval: the next call asks Redis again
         await client.work_notice.send(Text(content="back"), userids=[next(iter(org.users))])
         assert shared.available
+        # Redis came back empty: the process put back the calls Redis had granted it
+        # before the kill (all within the minute), then reserved the new one.
         prefix = f"dingnotify:{{outage:{app_key}}}:"
-        assert await shared.client.zcard(f"{prefix}m:{SEND}") == 1
+        assert await shared.client.zcard(f"{prefix}m:{SEND}") >= sent_before[0] + 1
         assert any("answers again" in r.getMessage() for r in caplog.records)
-        assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1
+        warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert len(warnings) == 2 and "lost the shared quota windows" in warnings[1]
 
 
 async def test_a_frozen_redis_costs_one_bounded_wait_then_paces_locally(
@@ -75,18 +78,18 @@ async def test_a_frozen_redis_costs_one_bounded_wait_then_paces_locally(
     async with RedisCoordination.from_url(own_redis_server.url, namespace="frozen",
                                           op_timeout=0.3, retry_interval=0.5) as shared:
         governor = shared.governor("app", Quota(qps=40))
-        await governor.acquire("/x")
+        (await governor.acquire("/x")).done()
         assert shared.available
         process.send_signal(signal.SIGSTOP)
         try:
             started = time.monotonic()
             for _ in range(5):
-                await governor.acquire("/x")
+                (await governor.acquire("/x")).done()
             assert time.monotonic() - started < 0.3 + 0.5
             assert not shared.available
         finally:
             process.send_signal(signal.SIGCONT)
         await asyncio.sleep(0.6)
-        await governor.acquire("/y")
+        (await governor.acquire("/y")).done()
         assert shared.available
     assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1
