@@ -5,8 +5,9 @@ emulator: the clients' default URLs (``base_url``, ``api_base_url``, the TOP ``u
 at it, and a ``WebhookRobot`` built without ``transport=`` has its requests carried to
 the emulator's group robots whatever host its URL names. A block with top-level ``await``
 runs on the test's event loop; any other block runs in a worker thread with no loop (as
-sync code does). Clients a block leaves open in its namespace are closed afterwards, and
-log handlers it adds to the root logger are removed.
+sync code does). Clients a block leaves open in its namespace are closed afterwards, log
+handlers it adds to the root logger are removed, and environment variables it sets (the
+relay's token, as ``export`` would) are restored.
 
 The namespace holds ``PRELUDE`` (names the docs use without defining them):
 
@@ -37,6 +38,7 @@ import ast
 import asyncio
 import inspect
 import logging
+import os
 import re
 import ssl
 import textwrap
@@ -206,6 +208,7 @@ async def test_code_block(block: Block, emulator: Emulator) -> None:
         pytest.skip(block.reason)
     root = logging.getLogger()
     handlers = list(root.handlers)
+    environ = dict(os.environ)
     async with dingnotify.DingTalkClient(
             emulator.app.app_key, emulator.app.app_secret, agent_id=AGENT_ID,
             robot_code=ROBOT_CODE,
@@ -220,3 +223,5 @@ async def test_code_block(block: Block, emulator: Emulator) -> None:
                 root.removeHandler(handler)
                 await asyncio.to_thread(handler.close)
             await _close_what_is_left(namespace)
+            os.environ.clear()
+            os.environ.update(environ)
