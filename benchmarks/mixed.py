@@ -48,6 +48,7 @@ PEOPLE = 1_000
 """Users beyond the broadcast's, one per interactive send."""
 SEND = "/topapi/message/corpconversation/asyncsend_v2"
 TARGET_P99 = 0.2
+LATE = 0.1
 TARGET_FLOOR = 1.03
 RUN_TIMEOUT = 600
 
@@ -105,12 +106,15 @@ async def _bulk(client: Any, size: int) -> dict[str, Any]:
 
 
 async def _people(client: Any, size: int, done: asyncio.Event) -> dict[str, Any]:
-    """One interactive send every ``INTERVAL`` seconds until ``done``: their slot waits."""
+    """One interactive send every ``INTERVAL`` seconds until ``done``: their slot waits,
+    and when (seconds from the first) each send that waited over ``LATE`` was made."""
     import dingnotify
     from dingnotify import Text
 
     waits: list[float] = []
+    late: list[tuple[float, float]] = []
     failures: list[str] = []
+    first = time.perf_counter()
 
     async def person(userid: str) -> None:
         stamps: list[float] = []
@@ -122,6 +126,8 @@ async def _people(client: Any, size: int, done: asyncio.Event) -> dict[str, Any]
         except dingnotify.DingNotifyError as exc:
             failures.append(type(exc).__name__)
         waits.append((stamps[0] if stamps else time.perf_counter()) - started)
+        if waits[-1] > LATE:
+            late.append((round(started - first, 3), round(waits[-1], 3)))
 
     tasks = []
     for i in range(size + 1, size + PEOPLE + 1):
@@ -130,7 +136,7 @@ async def _people(client: Any, size: int, done: asyncio.Event) -> dict[str, Any]
         tasks.append(asyncio.ensure_future(person(f"u{i:06d}")))
         await asyncio.sleep(INTERVAL)
     await asyncio.gather(*tasks)
-    return {"waits": waits, "send_failures": failures}
+    return {"waits": waits, "late_sends": late, "send_failures": failures}
 
 
 async def _line() -> str:
