@@ -1,17 +1,22 @@
-"""The benchmark server: the emulator in lean mode, in its own process, pinned to a core.
+"""The benchmark servers: the emulator in lean mode, in its own process, pinned to a core,
+and a private ``redis-server``.
 
 ``limits`` is an emulator profile name or a dict of ``RateLimits`` fields (``_serve.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -22,6 +27,32 @@ def cpu_pin(core: int) -> list[str]:
     if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
         return ["taskset", "-c", str(core)]
     return []
+
+
+@contextlib.contextmanager
+def redis_server(core: int = 0) -> Iterator[str]:
+    """A private ``redis-server`` on a free 127.0.0.1 port, without persistence: its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is not on PATH (apt-get install redis-server)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with tempfile.TemporaryDirectory() as directory:
+        server = subprocess.Popen([*cpu_pin(core), binary, "--port", str(port), "--bind",
+                                   "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
+                                   directory], stdout=subprocess.DEVNULL)
+        try:
+            for _ in range(500):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                    break
+                except OSError:
+                    time.sleep(0.02)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            server.terminate()
+            server.wait(10)
 
 
 @dataclass

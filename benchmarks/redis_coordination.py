@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
-import shutil
-import socket
 import statistics
-import subprocess
-import tempfile
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
@@ -34,29 +31,11 @@ from dingnotify.redis import RedisCoordination
 from dingnotify.testing import Emulator, Org, RateLimits
 
 from ._redis_worker import broadcast
+from ._server import redis_server
 
 QPS = 40
 TOTAL = 20_000  # userids: 200 calls of 100, a floor of 5 s at 40 a second
 LATENCY_CALLS = 1_000
-
-
-def _redis(directory: str) -> tuple[subprocess.Popen[bytes], str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is not on PATH (apt-get install redis-server)")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save",
-                               "", "--appendonly", "no", "--dir", directory],
-                              stdout=subprocess.DEVNULL)
-    for _ in range(500):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.02)
-    return server, f"redis://127.0.0.1:{port}/0"
 
 
 async def _scenario(name: str, processes: int, shared: bool, redis_url: str,
@@ -142,14 +121,8 @@ if __name__ == "__main__":
     parser.add_argument("--redis-url", help="use this Redis instead of starting one")
     args = parser.parse_args()
     started = time.monotonic()
-    with tempfile.TemporaryDirectory() as tmp:
-        server, url = (None, args.redis_url) if args.redis_url else _redis(tmp)
-        try:
-            result = asyncio.run(main(url))
-        finally:
-            if server is not None:
-                server.terminate()
-                server.wait(10)
+    with contextlib.nullcontext(args.redis_url) if args.redis_url else redis_server() as url:
+        result = asyncio.run(main(url))
     result["total_s"] = round(time.monotonic() - started, 1)
     _print(result)
     print(f"\ntotal {result['total_s']} s")
