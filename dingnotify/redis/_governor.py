@@ -191,8 +191,10 @@ class RedisGovernor:
             while True:
                 if priority == "bulk":
                     await self._bounded(line.clear(), deadline)
-                horizon = HORIZON if deadline is None else min(
-                    HORIZON, deadline - self._clock())
+                # Only a person's call books ahead: a bulk grant booked ahead would hold
+                # the window's room against the interactive calls of other processes.
+                ahead = HORIZON if priority == "interactive" else 0.0
+                horizon = ahead if deadline is None else min(ahead, deadline - self._clock())
                 answer = await self._ask(state, api, recipients, priority, horizon)
                 if answer is None:
                     return await self._fallback(api, recipients, priority, deadline)
@@ -257,6 +259,8 @@ class RedisGovernor:
         """One reservation: the granted call (in flight) and the seconds before it may go
         out, seconds to wait before asking again, or None when Redis is unavailable."""
         limits, gap = self._own.get(api, (self._limits, self._gap))
+        if priority == "interactive":  # spacing smooths bulk; a person does not queue on it
+            gap = 0.0
         allowed = [self.quota.allowed(int(limit), priority) for limit in limits[:3]]
         member = f"{self._member}{next(self._serial)}"
         keys = self._keys(api)

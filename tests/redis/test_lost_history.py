@@ -55,7 +55,7 @@ async def test_a_lost_window_is_put_back_before_anyone_sends_on_it(
         async with RedisCoordination.from_url(url, namespace="ns") as b:
             (await governor(b).acquire(SEND, 3000)).done()
             granted = time.monotonic()
-        assert granted - first >= SPAN + 0.2  # A's first 10 calls went out over 0.25 s
+        assert granted - first >= SPAN  # A's calls count from their answers
         assert granted - first < SPAN + 3
 
 
