@@ -21,7 +21,7 @@ CREATE TABLE resends (
     error TEXT,
     updated_at REAL
 )"""
-MOBILES = "CREATE TABLE mobiles (mobile TEXT PRIMARY KEY, userid TEXT)"
+MOBILES = "CREATE TABLE IF NOT EXISTS mobiles (mobile TEXT PRIMARY KEY, userid TEXT)"
 SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE batches (
