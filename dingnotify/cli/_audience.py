@@ -1,4 +1,5 @@
-"""Who gets a broadcast: userids, mobiles and dept ids from flags and files, mobiles resolved.
+"""Who gets a broadcast: userids, mobiles and dept ids from flags and files, mobiles resolved
+(after the journal is checked, with progress, each answer kept in the journal).
 
 Shared by ``broadcast`` and ``robot broadcast``; each passes the flags it has.
 """
@@ -8,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ._commands import resolve_mobiles, to_userids
-from ._display import Output
+from ._commands import Answered, resolve_mobiles, to_userids
+from ._display import LookupProgress, Output
 from ._inputs import InputError, read_recipients
+from ._journal import Journal, digest
 from ._sdk import DingTalkClient, ValidationError, check_mobile, unique_dept_ids
 
 
@@ -67,16 +69,57 @@ def normalised(mobiles: Sequence[str]) -> dict[str, str]:
     return forms
 
 
-async def resolve(client: DingTalkClient, wanted: Wanted, out: Output) -> Audience:
-    """Resolve the mobiles (normalised, each number looked up once): who gets the message.
+def wanted_hash(wanted: Wanted, forms: dict[str, str]) -> str:
+    """What a journal is begun for, before any lookup: the recipients as given (mobiles
+    as looked up)."""
+    return digest(",".join(wanted.userids).encode(),
+                  ",".join(forms[m] for m in wanted.mobiles).encode(),
+                  ",".join(map(str, wanted.dept_ids)).encode(), b"all" if wanted.to_all else b"")
 
-    Unknown mobiles are reported as written.
-    """
+
+async def look_up(client: DingTalkClient, forms: list[str], journal: Journal | None,
+                  message_hash: str, wanted: str, out: Output, quiet: bool,
+                  ) -> tuple[dict[str, str], set[str]]:
+    """Each mobile's userid, and the unknown ones: the journal is checked first (a mismatch
+    costs no lookup), mobiles it resolved are not looked up again, and each new answer is
+    kept in it as it arrives; progress on stderr."""
+    cache = journal.begin(message_hash, wanted) if journal is not None else None
+    known = {} if cache is None else cache.known()
+    if known:
+        out.notice(f"resuming: {len(known)} mobile(s) already resolved")
+    todo = [form for form in forms if form not in known]
+    with LookupProgress(len(todo), quiet=quiet) as progress:
+        try:
+            found, unknown = await resolve_mobiles(
+                client, todo, progress if cache is None else tee(progress, cache.add))
+        finally:
+            if cache is not None:
+                cache.flush()
+    found |= {form: userid for form, userid in known.items() if userid is not None}
+    return found, {*unknown, *(form for form, userid in known.items() if userid is None)}
+
+
+def tee(*hooks: Answered) -> Answered:
+    """One answer hook that calls each of ``hooks``."""
+
+    def each(mobile: str, userid: str | None) -> None:
+        for hook in hooks:
+            hook(mobile, userid)
+    return each
+
+
+async def resolve(client: DingTalkClient, wanted: Wanted, out: Output,
+                  journal: Journal | None = None, message_hash: str = "", *,
+                  quiet: bool = False) -> Audience:
+    """Resolve the mobiles (normalised, each number looked up once, a journal's answers
+    reused; ``look_up``): who gets the message. Unknown mobiles are reported as written."""
     forms = normalised(wanted.mobiles)
     written = {form: mobile for mobile, form in reversed(forms.items())}  # first spelling
-    by_form, unknown_forms = await resolve_mobiles(client, list(dict.fromkeys(forms.values())))
+    unique = list(dict.fromkeys(forms.values()))
+    by_form, unknown_forms = await look_up(client, unique, journal, message_hash,
+                                           wanted_hash(wanted, forms), out, quiet)
     found = {mobile: by_form[form] for mobile, form in forms.items() if form in by_form}
-    unknown = [written[form] for form in unknown_forms]
+    unknown = [written[form] for form in unique if form in unknown_forms]
     if unknown:
         out.notice(f"{len(unknown)} unknown mobile(s), e.g. {unknown[0]}")
     userids = to_userids(wanted.userids + [found[m] for m in wanted.mobiles if m in found])

@@ -84,10 +84,9 @@ def batch_sizes(client: DingTalkClient) -> BatchSizes:
     return BatchSizes(quota.userids_per_call, quota.dept_ids_per_call)
 
 
-def message_hash(client: DingTalkClient, message: Message, audience: Audience) -> str:
+def message_hash(client: DingTalkClient, message: Message, to_all: bool) -> str:
     """What the journal's plan is for: the message, the agent, everyone or not."""
-    return digest(encode_msg(message), str(client.agent_id).encode(),
-                  b"all" if audience.to_all else b"")
+    return digest(encode_msg(message), str(client.agent_id).encode(), b"all" if to_all else b"")
 
 
 async def run(client: DingTalkClient, args: argparse.Namespace, message: Message,
@@ -211,10 +210,12 @@ async def cmd_broadcast(args: argparse.Namespace, creds: Credentials) -> int:
     journal = Journal(args.journal) if args.journal else None  # locked from here on
     try:
         async with client_for(creds, args) as client:
-            audience = await resolve(client, wanted, out)
+            planned_for = message_hash(client, message, wanted.to_all)
+            audience = await resolve(client, wanted, out, journal, planned_for,
+                                     quiet=args.quiet)
             sizes = batch_sizes(client)
-            acknowledged = plan(journal, message_hash(client, message, audience), audience,
-                                sizes, out, weigh_of(client, audience))
+            acknowledged = plan(journal, planned_for, audience, sizes, out,
+                                weigh_of(client, audience))
             seed_quota(client, journal, out)
             done = await run(client, args, message, audience, sizes, journal, acknowledged)
             return await report(client, args, message, done, audience, out)

@@ -104,9 +104,11 @@ async def cmd_broadcast(args: argparse.Namespace, creds: Credentials, code: str)
     journal = Journal(args.journal) if args.journal else None  # locked from here on
     try:
         async with robot_client(creds, args, code) as client:
-            audience = await resolve(client, wanted, out)
+            planned_for = plan_hash(args, code, data)
+            audience = await resolve(client, wanted, out, journal, planned_for,
+                                     quiet=args.quiet)
             sizes = BatchSizes(args.size)
-            before = plan(journal, plan_hash(args, code, data), audience, sizes, out)
+            before = plan(journal, planned_for, audience, sizes, out)
             report = CardBroadcastReport()
 
             async def start(on_event: Hook) -> object:

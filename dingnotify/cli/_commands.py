@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 import anyio
 
@@ -49,8 +50,12 @@ def message_from(args: argparse.Namespace) -> Message:
                          json_file=args.json)
 
 
+Answered = Callable[[str, str | None], None]
+"""Told each mobile's answer as it arrives: its userid, or None when unknown."""
+
+
 async def resolve_mobiles(
-    client: DingTalkClient, mobiles: list[str]
+    client: DingTalkClient, mobiles: list[str], on_answer: Answered | None = None
 ) -> tuple[dict[str, str], list[str]]:
     """mobile -> userid with bounded concurrency; unknown numbers are returned, not raised."""
     found: dict[str, str] = {}
@@ -60,9 +65,12 @@ async def resolve_mobiles(
     async def one(mobile: str) -> None:
         async with limiter:
             try:
-                found[mobile] = await client.users.get_by_mobile(mobile)
+                found[mobile] = userid = await client.users.get_by_mobile(mobile)
             except NotFoundError:
                 unknown.append(mobile)
+                userid = None
+        if on_answer is not None:
+            on_answer(mobile, userid)
 
     async with anyio.create_task_group() as tg:
         for mobile in dict.fromkeys(mobiles):

@@ -79,6 +79,68 @@ def progress_data(task_id: int, progress: SendProgress) -> dict[str, object]:
             "done": progress.done}
 
 
+def _bar(label: str, total: int | None, quiet: bool) -> Any:
+    """A rich progress bar on stderr named ``label``, or None (quiet, no rich, not a tty)."""
+    if quiet or Console is None or not sys.stderr.isatty():
+        return None
+    bar = Progress(
+        TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
+    bar.__enter__()
+    bar.add_task(label, total=total, detail="")
+    return bar
+
+
+class LookupProgress:
+    """Mobiles looked up, found and unknown, with rate and ETA, shown like the broadcast's
+    progress (a bar on a terminal, a line every few seconds otherwise): thousands of lookups
+    take minutes and are never silent. Numbers are never shown, only counts."""
+
+    def __init__(self, total: int, *, quiet: bool = False) -> None:
+        self.total, self.quiet = total, quiet or not total
+        self.found = self.unknown = 0
+        self.started = time.monotonic()
+        self._last_plain = 0.0
+        self._bar: Any = None
+
+    def __enter__(self) -> LookupProgress:
+        self._bar = _bar("mobiles", self.total, self.quiet)
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(et, e, tb)
+        elif not self.quiet:
+            self._plain(force=True)
+
+    def __call__(self, mobile: str, userid: str | None) -> None:
+        if userid is None:
+            self.unknown += 1
+        else:
+            self.found += 1
+        if self._bar is not None:
+            self._bar.update(self._bar.task_ids[0], completed=self.found + self.unknown,
+                             detail=self.detail())
+        elif not self.quiet:
+            self._plain()
+
+    def detail(self) -> str:
+        """The progress line's counters."""
+        elapsed = time.monotonic() - self.started
+        rate = (self.found + self.unknown) / elapsed if elapsed > 0 else 0.0
+        return f"found {self.found}  unknown {self.unknown}  {rate:.1f} lookups/s"
+
+    def _plain(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_plain >= BroadcastProgress.PLAIN_EVERY:
+            self._last_plain = now
+            say(f"mobiles {self.found + self.unknown}/{self.total}  {self.detail()}", err=True)
+
+
 class BroadcastProgress:
     """Counts batches sent/failed, recipients covered, call rate and ETA."""
 
@@ -94,14 +156,8 @@ class BroadcastProgress:
         self._task: Any = None
 
     def __enter__(self) -> BroadcastProgress:
-        if not self.quiet and Console is not None and sys.stderr.isatty():
-            self._progress = Progress(
-                TextColumn("[bold]broadcast"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                console=Console(stderr=True),
-            )
-            self._progress.__enter__()
-            self._task = self._progress.add_task("broadcast", total=self.total, detail="")
+        self._progress = _bar("broadcast", self.total, self.quiet)
+        self._task = None if self._progress is None else self._progress.task_ids[0]
         return self
 
     def __exit__(

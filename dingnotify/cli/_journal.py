@@ -1,8 +1,11 @@
 """Resumable broadcast journal (sqlite): nothing lost, nothing sent twice.
 
 The plan (message hash, recipients hash, the batch sizes the run decided once, every batch
-sliced by the SDK's ``plan_batches`` with them) is written to a new file and renamed into
-place before the first call, so a journal path either holds a whole plan or does not exist.
+sliced by the SDK's ``plan_batches`` with them) is written in one transaction before the
+first call, so a journal holds a whole plan or none. A run with mobiles first ``begin``s
+the journal: it is created without a plan (a new file renamed into place) or checked
+against the message and the recipients as given, before any mobile is looked up, and
+keeps each mobile's answer as it arrives (``_journal_mobiles``, schema 5).
 Each batch's task_id is committed the moment DingTalk acknowledges it. Re-running the same
 command with the same journal sends only batches not acknowledged: failed ones (certainly
 not sent) and unknown ones (the request may have reached DingTalk) alike.
@@ -57,6 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._journal_mobiles import MobileCache
 from ._journal_schema import APP, SCHEMA, SCHEMA_VERSION, UPGRADES
 from ._lock import FileLock, LockedError
 from ._sdk import BroadcastEvent, BroadcastReport, plan_batches
@@ -127,21 +131,30 @@ def _connect(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _create(path: Path, meta: dict[str, str], userids: Sequence[str],
-            dept_ids: Sequence[int], sizes: dict[str, int]) -> None:
-    """Write the whole plan to ``path.new`` and rename it into place."""
-    tmp = path.with_name(path.name + ".new")
-    tmp.unlink(missing_ok=True)
+def _write_plan(db: sqlite3.Connection, meta: dict[str, str], userids: Sequence[str],
+                dept_ids: Sequence[int], sizes: dict[str, int]) -> None:
+    """The batches and the plan's meta (with their count), in the caller's transaction."""
     rows = [(b.index, ",".join(b.userids), ",".join(map(str, b.dept_ids)))
             for b in plan_batches(userids, dept_ids, **sizes)]
+    db.executemany("INSERT INTO batches (idx, userids, dept_ids) VALUES (?, ?, ?)", rows)
+    meta = {**meta, "batches": str(len(rows))}
+    db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta.items())
+
+
+def _create(path: Path, meta: dict[str, str],
+            plan: Callable[[sqlite3.Connection], None] | None = None) -> None:
+    """Write the tables, ``meta`` and ``plan`` (if any) to ``path.new``, rename it into
+    place: a journal path holds a whole journal or does not exist."""
+    tmp = path.with_name(path.name + ".new")
+    tmp.unlink(missing_ok=True)
     with contextlib.closing(_connect(tmp)) as db:
         db.execute("BEGIN")
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 db.execute(statement)
-        db.executemany("INSERT INTO batches (idx, userids, dept_ids) VALUES (?, ?, ?)", rows)
-        meta = {**meta, "batches": str(len(rows))}
         db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", meta.items())
+        if plan is not None:
+            plan(db)
         db.execute("COMMIT")
     os.replace(tmp, path)
     dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -182,6 +195,35 @@ class Journal:
         assert self._db is not None, "prepare() first"
         return self._db
 
+    def begin(self, message_hash: str, wanted_hash: str) -> MobileCache:
+        """Create the journal (no plan yet) or check it, before any mobile is looked up: one
+        made for another message or other recipients (``wanted_hash``: as given, mobiles
+        unresolved) is refused before it costs a call. Returns the mobiles it resolved.
+        A journal of schema 4 or older was made without ``wanted_hash``: its recipients are
+        checked once resolved, by ``prepare``."""
+        if not self.path.exists():
+            self._create({"app": APP, "schema": SCHEMA_VERSION, "message_hash": message_hash,
+                          "wanted_hash": wanted_hash, "created_at": str(time.time())})
+        self._db = self._open_checked()
+        meta = self._meta()
+        self._check_message(meta, message_hash)
+        if meta.get("wanted_hash", wanted_hash) != wanted_hash:
+            raise JournalMismatchError(
+                f"journal {self.path} was made for different recipients; use a new journal")
+        return MobileCache(self.db)
+
+    def _create(self, meta: dict[str, str],
+                plan: Callable[[sqlite3.Connection], None] | None = None) -> None:
+        try:
+            _create(self.path, meta, plan)
+        except OSError as exc:
+            raise JournalError(f"cannot create journal {self.path}: {exc}") from None
+
+    def _check_message(self, meta: dict[str, str], message_hash: str) -> None:
+        if meta.get("message_hash") != message_hash:
+            raise JournalMismatchError(
+                f"journal {self.path} was made for a different message; use a new journal")
+
     def prepare(
         self, message_hash: str, userids: Sequence[str], dept_ids: Sequence[int], *,
         userids_per_call: int, dept_ids_per_call: int | None = None,
@@ -199,19 +241,27 @@ class Journal:
         sizes = {"userids_per_call": userids_per_call}
         if dept_ids and dept_ids_per_call is not None:
             sizes["dept_ids_per_call"] = dept_ids_per_call
+        plan = {"recipients_hash": recipients_hash,
+                **{name: str(size) for name, size in sizes.items()}}
+
+        def write(db: sqlite3.Connection) -> None:
+            _write_plan(db, plan, userids, dept_ids, sizes)
         if not self.path.exists():
-            meta = {"app": APP, "schema": SCHEMA_VERSION, "message_hash": message_hash,
-                    "recipients_hash": recipients_hash, "created_at": str(time.time()),
-                    **{name: str(size) for name, size in sizes.items()}}
-            try:
-                _create(self.path, meta, userids, dept_ids, sizes)
-            except OSError as exc:
-                raise JournalError(f"cannot create journal {self.path}: {exc}") from None
-        self._db = self._open_checked()
+            self._create({"app": APP, "schema": SCHEMA_VERSION, "message_hash": message_hash,
+                          "created_at": str(time.time())}, write)
+        if self._db is None:
+            self._db = self._open_checked()
         meta = self._meta()
-        if meta.get("message_hash") != message_hash:
-            raise JournalMismatchError(
-                f"journal {self.path} was made for a different message; use a new journal")
+        self._check_message(meta, message_hash)
+        if "batches" not in meta:  # begun, mobiles resolved: the plan now
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                write(self.db)
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+            meta = self._meta()
         if meta.get("recipients_hash") != recipients_hash:
             raise JournalMismatchError(
                 f"journal {self.path} was made for different recipients; use a new journal")
@@ -280,8 +330,8 @@ class Journal:
             raise JournalError(f"journal {self.path} is not a dingnotify journal "
                                f"(schema {SCHEMA_VERSION})")
         count, low, high = db.execute("SELECT COUNT(*), MIN(idx), MAX(idx) FROM batches").fetchone()
-        planned = int(meta.get("batches", -1))
-        if (count, low, high) != (planned, 0, planned - 1):
+        planned = int(meta.get("batches", 0))  # none before a begun journal is planned
+        if (count, low, high) != (planned, *((0, planned - 1) if planned else (None, None))):
             raise JournalError(f"journal {self.path} holds {count} of its {planned} batches: "
                                "it was altered; use a new journal")
 

@@ -1,13 +1,15 @@
-"""The journal's tables (schema 4), and the statements that upgrade older journals.
+"""The journal's tables (schema 5), and the statements that upgrade older journals.
 
 Schema 3 added each robot batch's answer and the re-send rounds (``resends``); schema 4
 when each batch was acknowledged (``acked_at``, wall clock) and the recipients it drew
-(``recipients``). A journal of an older schema is upgraded in place when opened.
+(``recipients``); schema 5 each mobile looked up (``mobiles``: the number as looked up,
+its userid, NULL when DingTalk knows no such number). A journal of an older schema is
+upgraded in place when opened.
 """
 
 from __future__ import annotations
 
-APP, SCHEMA_VERSION = "dingnotify-journal", "4"
+APP, SCHEMA_VERSION = "dingnotify-journal", "5"
 RESENDS = """
 CREATE TABLE resends (
     idx INTEGER PRIMARY KEY,
@@ -19,6 +21,7 @@ CREATE TABLE resends (
     error TEXT,
     updated_at REAL
 )"""
+MOBILES = "CREATE TABLE IF NOT EXISTS mobiles (mobile TEXT PRIMARY KEY, userid TEXT)"
 SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE batches (
@@ -34,8 +37,10 @@ CREATE TABLE batches (
     recipients INTEGER
 );
 {RESENDS};
+{MOBILES};
 """
 ACKS = ("ALTER TABLE batches ADD COLUMN acked_at REAL",
         "ALTER TABLE batches ADD COLUMN recipients INTEGER")
-UPGRADES = {"2": ("ALTER TABLE batches ADD COLUMN answer TEXT", RESENDS, *ACKS), "3": ACKS}
+UPGRADES = {"2": ("ALTER TABLE batches ADD COLUMN answer TEXT", RESENDS, *ACKS, MOBILES),
+            "3": (*ACKS, MOBILES), "4": (MOBILES,)}
 """Schemas upgraded in place when opened: the statements that bring each to this one."""

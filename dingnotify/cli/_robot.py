@@ -307,9 +307,11 @@ async def cmd_broadcast(args: argparse.Namespace, creds: Credentials, code: str)
     journal = Journal(args.journal) if args.journal else None  # locked from here on
     try:
         async with robot_client(creds, args, code) as client:
-            audience = await resolve(client, wanted, out)
+            planned_for = message_hash(code, message)
+            audience = await resolve(client, wanted, out, journal, planned_for,
+                                     quiet=args.quiet)
             sizes = BatchSizes(client.robot.userids_per_call)
-            done_before = plan(journal, message_hash(code, message), audience, sizes, out)
+            done_before = plan(journal, planned_for, audience, sizes, out)
             acknowledged = {index: str(key) for index, key in done_before.items()}
             done = await run(client, args, message, audience, sizes, journal, acknowledged, out)
             status = status_of(done, audience)

@@ -132,7 +132,7 @@ def test_robot_old_journal_answers_are_unconfirmed_not_sent(
         "unconfirmed: 400" in again.stdout
     assert emu.count(SEND) == 20
     with closing(sqlite3.connect(journal)) as db:
-        assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("4",)
+        assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("5",)
 
 
 def read_only(path: Path) -> None:

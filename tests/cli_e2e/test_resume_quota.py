@@ -109,7 +109,7 @@ def test_schema_3_journal_counts_from_its_last_updates(tmp_path: Path) -> None:
         assert all(9 <= time.time() - at < 60 for at, _ in drawn)
         assert journal.drawn_since(time.time() - 5) == []
         (schema,) = journal.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        assert schema == SCHEMA_VERSION == "4"
+        assert schema == SCHEMA_VERSION == "5"
     finally:
         journal.close()
 
