@@ -69,6 +69,15 @@ class StreamStats:
     busy: int = 0
 
 
+def _ws_timeouts() -> dict[str, Any]:
+    """No receive timeout (the heartbeat and the idle timeout watch the link), 2 s to
+    close: ``ClientWSTimeout`` from aiohttp 3.11, the two floats before it."""
+    timeouts = getattr(aiohttp, "ClientWSTimeout", None)
+    if timeouts is None:
+        return {"timeout": 2.0, "receive_timeout": None}
+    return {"timeout": timeouts(ws_receive=None, ws_close=2.0)}
+
+
 class StreamClient:
     """Receive card clicks and events over Stream mode (``await run()``, or ``async with``).
 
@@ -196,8 +205,7 @@ class StreamClient:
         if not isinstance(endpoint, str) or not isinstance(ticket, str):
             raise ConnectionError(f"{OPEN_PATH} answered without endpoint and ticket")
         ws = await session.ws_connect(endpoint, params={"ticket": ticket},
-                                      heartbeat=self.heartbeat, timeout=aiohttp.ClientWSTimeout(
-                                          ws_receive=None, ws_close=2.0))
+                                      heartbeat=self.heartbeat, **_ws_timeouts())
         self._links += 1
         self.stats.connects += 1
         self.stats.state = "connected"
