@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from . import _exitcodes as codes
 from ._display import BroadcastProgress, say, summarize_report, summarize_result
@@ -15,7 +16,9 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     """Broadcast to a synthetic organisation under DingTalk's documented limits, then wait."""
     from ..testing import Emulator, Org  # the emulator is only needed for the demo
 
-    quota = quota_for(args.edition)
+    # The demo is the app's only user: no person waits for a send, so the broadcast keeps
+    # no interactive reserve and may fill every window.
+    quota = replace(quota_for(args.edition), interactive_reserve=0)
     org = Org.synthetic(n_users=args.users, seed=args.seed)
     userids = [*org.users, *GHOSTS]
     total = batch_count(len(userids), 0, userids_per_call=quota.userids_per_call)
