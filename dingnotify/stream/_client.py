@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 import aiohttp
+import msgspec
 
 from .._api.v1 import DEFAULT_API_BASE_URL
 from .._errors import ValidationError
@@ -67,6 +68,14 @@ class StreamStats:
     handler_errors: int = 0
     handler_timeouts: int = 0
     busy: int = 0
+
+
+class _Credentials(bytes):
+    """The open request's body: it carries the app secret, so its repr (a traceback's
+    captured locals) does not."""
+
+    def __repr__(self) -> str:
+        return "<connections/open body, credentials redacted>"
 
 
 def _ws_timeouts() -> dict[str, Any]:
@@ -189,15 +198,17 @@ class StreamClient:
         await asyncio.sleep(delay + random.uniform(0, min(1.0, first)))
 
     async def _connect(self, session: aiohttp.ClientSession) -> Link:
-        body = {"clientId": self.app_key, "clientSecret": self._secret.reveal(),
-                "subscriptions": [{"type": "EVENT", "topic": "*"},
-                                  {"type": "CALLBACK", "topic": CARD_TOPIC},
-                                  *({"type": "CALLBACK", "topic": t} for t in self._events
-                                    if t.startswith("/"))],
-                "ua": f"dingnotify/{__version__}"}
+        body = _Credentials(msgspec.json.encode(
+            {"clientId": self.app_key, "clientSecret": self._secret.reveal(),
+             "subscriptions": [{"type": "EVENT", "topic": "*"},
+                               {"type": "CALLBACK", "topic": CARD_TOPIC},
+                               *({"type": "CALLBACK", "topic": t} for t in self._events
+                                 if t.startswith("/"))],
+             "ua": f"dingnotify/{__version__}"}))
         timeout = aiohttp.ClientTimeout(total=self.open_timeout)
-        async with session.post(self.api_base_url + OPEN_PATH, json=body, timeout=timeout,
-                                headers={"Accept": "application/json"}) as response:
+        async with session.post(self.api_base_url + OPEN_PATH, data=body, timeout=timeout,
+                                headers={"Accept": "application/json",
+                                         "Content-Type": "application/json"}) as response:
             if response.status != 200:
                 raise ConnectionError(f"{OPEN_PATH} answered HTTP {response.status}")
             answer = await response.json(content_type=None)
